@@ -1,0 +1,67 @@
+//! Freshness: whether a task's entry is in the store, and if not, why it must run. Why is a value
+//! (`Reason`), never an error; an unreadable entry is simply stale.
+
+use crate::plan::{Plan, TaskNode};
+use crate::store::Store;
+use petgraph::graph::NodeIndex;
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Never run in this cache.
+    New,
+    /// The task's own parameters differ from its last run.
+    ParamsChanged,
+    /// A task it depends on changed.
+    UpstreamChanged,
+    /// The kind's algorithm version changed.
+    VersionChanged,
+    /// Same task as before, but its entry is gone (deleted, collected, or found damaged).
+    Missing,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Reason::New => "new",
+            Reason::ParamsChanged => "parameters changed",
+            Reason::UpstreamChanged => "upstream changed",
+            Reason::VersionChanged => "algorithm version changed",
+            Reason::Missing => "entry missing or damaged",
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    Cached,
+    Run(Reason),
+}
+
+/// Freshness of every node, in plan order.
+pub fn freshness(plan: &Plan, store: &dyn Store) -> Vec<(NodeIndex, Freshness)> {
+    plan.nodes()
+        .map(|(n, node)| (n, of(plan, n, node, store)))
+        .collect()
+}
+
+fn of(plan: &Plan, n: NodeIndex, node: &TaskNode, store: &dyn Store) -> Freshness {
+    if store.contains(&node.key) {
+        return Freshness::Cached;
+    }
+    Freshness::Run(match store.slot(&node.slot) {
+        None => Reason::New,
+        Some(r) if r.version != node.version => Reason::VersionChanged,
+        Some(r) if r.params_hash != node.params_hash() => Reason::ParamsChanged,
+        Some(r) if r.deps != dep_keys(plan, n) => Reason::UpstreamChanged,
+        Some(_) => Reason::Missing,
+    })
+}
+
+pub fn dep_keys(plan: &Plan, n: NodeIndex) -> Vec<String> {
+    plan.deps(n)
+        .into_iter()
+        .map(|d| plan.node(d).key.hex())
+        .collect()
+}

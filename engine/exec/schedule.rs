@@ -1,0 +1,311 @@
+//! The scheduler: runs stale tasks on a rayon pool of `jobs` threads as their inputs become
+//! available, and reports what happens to an `Observer`.
+//!
+//! - A task runs under its key's lock; if another process finished it meanwhile, its entry is
+//!   used as it is (two `apply`s never run one task twice at once).
+//! - Inputs are read and verified from the store; a damaged input is recomputed first.
+//! - A failed task is recorded in the store and its dependents are skipped; independent work
+//!   goes on. A panic in a task is a failure of that task.
+//! - On cancel (Ctrl-C) nothing new starts; running tasks see the flag and stop; every finished
+//!   entry is already safely in the store.
+
+use super::fresh::{dep_keys, freshness, Freshness, Reason};
+use crate::plan::{Plan, TaskNode};
+use crate::store::{Lookup, SlotRecord, Store};
+use crate::table::Output;
+use crate::task::{Context, Registry, TaskError};
+use petgraph::graph::NodeIndex;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+pub struct Options<'a> {
+    pub jobs: usize,
+    pub cancel: &'a AtomicBool,
+}
+
+/// What the scheduler tells its observer, always from the calling thread.
+pub enum Event<'a> {
+    Start {
+        total: usize,
+        cached: usize,
+        to_run: usize,
+    },
+    Started {
+        node: &'a TaskNode,
+    },
+    Finished {
+        node: &'a TaskNode,
+        seconds: f64,
+    },
+    Failed {
+        node: &'a TaskNode,
+        error: &'a str,
+    },
+    Skipped {
+        node: &'a TaskNode,
+        because: &'a TaskNode,
+    },
+    Damaged {
+        node: &'a TaskNode,
+        reason: &'a str,
+    },
+}
+
+pub trait Observer {
+    fn event(&mut self, e: Event);
+}
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub cached: usize,
+    /// `(kind, label)` of every task that ran to completion here, in completion order.
+    pub ran: Vec<(String, String)>,
+    /// `(label, error)` of failed tasks.
+    pub failed: Vec<(String, String)>,
+    pub skipped: usize,
+    /// Tasks another process finished while we waited for their lock.
+    pub shared: usize,
+    pub interrupted: bool,
+    pub seconds: f64,
+}
+
+impl Summary {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && self.skipped == 0 && !self.interrupted
+    }
+
+    pub fn ran_of(&self, kind: &str) -> usize {
+        self.ran.iter().filter(|(k, _)| k == kind).count()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Available,
+    Pending,
+    Running,
+    Failed,
+    Skipped,
+}
+
+/// How one task ended.
+#[derive(Debug)]
+pub enum Outcome {
+    Ran,
+    /// Another process finished it while this one waited for the key's lock.
+    DoneElsewhere,
+    /// An input entry is missing or damaged (and has been removed); it must run first.
+    BadInput(NodeIndex, String),
+    Failed(String),
+    Cancelled,
+}
+
+pub fn run(
+    plan: &Plan,
+    registry: &Registry,
+    store: &dyn Store,
+    opts: &Options,
+    observer: &mut dyn Observer,
+) -> Summary {
+    let started = Instant::now();
+    let mut summary = Summary::default();
+    let mut state = vec![State::Available; plan.len()];
+    for (n, f) in freshness(plan, store) {
+        if let Freshness::Run(_) = f {
+            state[n.index()] = State::Pending;
+        }
+    }
+    let to_run = state.iter().filter(|s| **s == State::Pending).count();
+    summary.cached = plan.len() - to_run;
+    observer.event(Event::Start {
+        total: plan.len(),
+        cached: summary.cached,
+        to_run,
+    });
+    if to_run == 0 {
+        summary.seconds = started.elapsed().as_secs_f64();
+        return summary;
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.max(1))
+        .thread_name(|i| format!("census-{i}"))
+        .build()
+        .expect("thread pool starts");
+    let (tx, rx) = mpsc::channel::<(NodeIndex, Outcome, f64)>();
+    let mut unmet = vec![0usize; plan.len()];
+    let mut ready: VecDeque<NodeIndex> = VecDeque::new();
+    recount(plan, &state, &mut unmet, &mut ready);
+    let mut running = 0usize;
+    pool.in_place_scope(|scope| loop {
+        while running < opts.jobs.max(1) && !opts.cancel.load(Ordering::SeqCst) {
+            let Some(n) = ready.pop_front() else { break };
+            if state[n.index()] != State::Pending {
+                continue;
+            }
+            state[n.index()] = State::Running;
+            running += 1;
+            observer.event(Event::Started { node: plan.node(n) });
+            let tx = tx.clone();
+            scope.spawn(move |_| {
+                let t = Instant::now();
+                let outcome = run_task(plan, registry, store, n, opts.cancel);
+                let _ = tx.send((n, outcome, t.elapsed().as_secs_f64()));
+            });
+        }
+        if running == 0 {
+            break;
+        }
+        let (n, outcome, seconds) = rx.recv().expect("a worker reports");
+        running -= 1;
+        let node = plan.node(n);
+        match outcome {
+            Outcome::Ran | Outcome::DoneElsewhere => {
+                if matches!(outcome, Outcome::Ran) {
+                    summary
+                        .ran
+                        .push((node.kind.to_string(), node.label.clone()));
+                } else {
+                    summary.shared += 1;
+                }
+                state[n.index()] = State::Available;
+                observer.event(Event::Finished { node, seconds });
+                for d in plan.dependents(n) {
+                    if state[d.index()] == State::Pending {
+                        unmet[d.index()] -= 1;
+                        if unmet[d.index()] == 0 {
+                            ready.push_back(d);
+                        }
+                    }
+                }
+            }
+            Outcome::BadInput(dep, reason) => {
+                observer.event(Event::Damaged {
+                    node: plan.node(dep),
+                    reason: &reason,
+                });
+                state[dep.index()] = State::Pending;
+                state[n.index()] = State::Pending;
+                recount(plan, &state, &mut unmet, &mut ready);
+            }
+            Outcome::Failed(error) => {
+                state[n.index()] = State::Failed;
+                observer.event(Event::Failed {
+                    node,
+                    error: &error,
+                });
+                summary
+                    .failed
+                    .push((format!("{} {}", node.kind, node.label), error));
+                let mut stack: Vec<NodeIndex> = plan.dependents(n).collect();
+                while let Some(d) = stack.pop() {
+                    if state[d.index()] == State::Pending {
+                        state[d.index()] = State::Skipped;
+                        summary.skipped += 1;
+                        observer.event(Event::Skipped {
+                            node: plan.node(d),
+                            because: node,
+                        });
+                        stack.extend(plan.dependents(d));
+                    }
+                }
+            }
+            Outcome::Cancelled => {
+                state[n.index()] = State::Pending;
+            }
+        }
+    });
+    summary.interrupted = opts.cancel.load(Ordering::SeqCst) && state.contains(&State::Pending);
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary
+}
+
+/// Recomputes, for every pending task, how many of its inputs are not yet available, and which
+/// tasks are ready.
+fn recount(plan: &Plan, state: &[State], unmet: &mut [usize], ready: &mut VecDeque<NodeIndex>) {
+    ready.clear();
+    for (n, _) in plan.nodes() {
+        if state[n.index()] != State::Pending {
+            continue;
+        }
+        unmet[n.index()] = plan
+            .deps(n)
+            .iter()
+            .filter(|d| state[d.index()] != State::Available)
+            .count();
+        if unmet[n.index()] == 0 {
+            ready.push_back(n);
+        }
+    }
+}
+
+/// Runs one task in this thread: lock its key, read and verify its inputs, compute, store the
+/// result atomically. Other executors (a Slurm worker) call this for each task they are given.
+pub fn run_task(
+    plan: &Plan,
+    registry: &Registry,
+    store: &dyn Store,
+    n: NodeIndex,
+    cancel: &AtomicBool,
+) -> Outcome {
+    let node = plan.node(n);
+    let _lock = match store.lock_key(&node.key) {
+        Ok(l) => l,
+        Err(e) => return Outcome::Failed(e.to_string()),
+    };
+    if store.contains(&node.key) {
+        return Outcome::DoneElsewhere;
+    }
+    let mut inputs: Vec<Output> = Vec::new();
+    for d in plan.deps(n) {
+        match store.get(&plan.node(d).key) {
+            Ok(Lookup::Present(o)) => inputs.push(o),
+            Ok(Lookup::Missing) => return Outcome::BadInput(d, Reason::Missing.to_string()),
+            Ok(Lookup::Corrupt(why)) => return Outcome::BadInput(d, why),
+            Err(e) => return Outcome::Failed(e.to_string()),
+        }
+    }
+    let Some(kind) = registry.get(node.kind) else {
+        return Outcome::Failed(format!("unknown task kind `{}`", node.kind));
+    };
+    let ctx = Context {
+        key: node.key,
+        cancel,
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        kind.run(&ctx, &node.params, &inputs)
+    }));
+    drop(inputs);
+    let output = match result {
+        Ok(Ok(o)) => o,
+        Ok(Err(TaskError::Cancelled)) => return Outcome::Cancelled,
+        Ok(Err(e)) => return failed(store, node, e.to_string()),
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            return failed(store, node, format!("panicked: {msg}"));
+        }
+    };
+    if let Err(e) = store.put(&node.key, &output) {
+        return Outcome::Failed(e.to_string());
+    }
+    let record = SlotRecord {
+        key: node.key.hex(),
+        version: node.version,
+        params_hash: node.params_hash(),
+        deps: dep_keys(plan, n),
+    };
+    // The entry is safe; failing to write bookkeeping only costs a less precise `plan` reason.
+    let _ = store.set_slot(&node.slot, &record);
+    let _ = store.set_failure(&node.key, None);
+    Outcome::Ran
+}
+
+fn failed(store: &dyn Store, node: &TaskNode, error: String) -> Outcome {
+    let _ = store.set_failure(&node.key, Some(&error));
+    Outcome::Failed(error)
+}

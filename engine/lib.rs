@@ -1,0 +1,19 @@
+//! census: population studies of recurrent neural networks.
+//!
+//! A manifest (`manifest`) declares studies; the planner (`plan`) expands them into a DAG of
+//! content-keyed tasks; the executor (`exec`) runs the stale ones in parallel through the task
+//! kinds (`task`), which call the numerics (`rnn`, `analysis`); every output is cached by key in
+//! a `store`. `ops` holds the commands as functions and `cli` the command line.
+//!
+//! Dependencies point down: cli → ops → exec/store → plan/manifest/task → rnn/analysis.
+
+pub mod analysis;
+pub mod cli;
+pub mod exec;
+pub mod manifest;
+pub mod ops;
+pub mod plan;
+pub mod rnn;
+pub mod store;
+pub mod table;
+pub mod task;

@@ -1,0 +1,5 @@
+//! The `census` command; everything happens in `census::cli`.
+
+fn main() {
+    std::process::exit(census::cli::main());
+}

@@ -1,0 +1,178 @@
+//! The analyses a study can ask for, with their parameters and documented defaults.
+//!
+//! Each variant's parameters are exactly what enters the key of the task(s) it creates, so a
+//! parameter added here changes keys: give it a default that reproduces the old behaviour.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Analysis {
+    /// SVCCA distance (SPEC §4); `variance` is the fraction of variance the kept directions reach.
+    Svcca {
+        #[serde(default = "d_variance")]
+        variance: f64,
+    },
+    /// Linear CKA distance.
+    Cka {},
+    /// Angular Procrustes shape metric.
+    Shape {},
+    /// Fixed points, their linearisation, and the task's linear analyses (SPEC §5).
+    FixedPoints(FixedPointParams),
+    /// Topology graphs and the topology distance between networks.
+    Topology(TopologyParams),
+    /// 2-D embedding of every distance matrix of the study.
+    Mds(MdsParams),
+    /// Silhouette scores by architecture and by activation, with permutation p-values.
+    Clustering(ClusteringParams),
+}
+
+impl Analysis {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Analysis::Svcca { .. } => "svcca",
+            Analysis::Cka {} => "cka",
+            Analysis::Shape {} => "shape",
+            Analysis::FixedPoints(_) => "fixed_points",
+            Analysis::Topology(_) => "topology",
+            Analysis::Mds(_) => "mds",
+            Analysis::Clustering(_) => "clustering",
+        }
+    }
+
+    pub const KINDS: [&'static str; 7] = [
+        "svcca",
+        "cka",
+        "shape",
+        "fixed_points",
+        "topology",
+        "mds",
+        "clustering",
+    ];
+}
+
+fn d_variance() -> f64 {
+    0.95
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixedPointParams {
+    #[serde(default = "d_inits")]
+    pub inits: usize,
+    #[serde(default = "d_noise")]
+    pub noise: f64,
+    #[serde(default = "d_tol_q")]
+    pub tol_q: f64,
+    #[serde(default = "d_tol_unique")]
+    pub tol_unique: f64,
+    #[serde(default = "d_outlier")]
+    pub outlier: f64,
+    #[serde(default = "d_max_iter")]
+    pub max_iter: usize,
+    /// Sine: how many command values on the even grid over [0, 1].
+    #[serde(default = "d_conditions")]
+    pub conditions: usize,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+impl Default for FixedPointParams {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults deserialise")
+    }
+}
+
+fn d_inits() -> usize {
+    1024
+}
+fn d_noise() -> f64 {
+    0.5
+}
+fn d_tol_q() -> f64 {
+    1e-12
+}
+fn d_tol_unique() -> f64 {
+    1e-3
+}
+fn d_outlier() -> f64 {
+    10.0
+}
+fn d_max_iter() -> usize {
+    100
+}
+fn d_conditions() -> usize {
+    10
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopologyParams {
+    /// Perturbed runs from each fixed point (flip-flop).
+    #[serde(default = "d_runs")]
+    pub runs: usize,
+    /// Perturbation size relative to `||s*||` (absolute at the origin).
+    #[serde(default = "d_eps")]
+    pub eps: f64,
+    #[serde(default = "d_max_steps")]
+    pub max_steps: usize,
+    /// Nearest neighbours per fixed point in the sine and CDI graphs.
+    #[serde(default = "d_neighbours")]
+    pub neighbours: usize,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn d_runs() -> usize {
+    100
+}
+fn d_eps() -> f64 {
+    0.01
+}
+fn d_max_steps() -> usize {
+    2000
+}
+fn d_neighbours() -> usize {
+    1
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MdsMethod {
+    Smacof,
+    Classical,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MdsParams {
+    #[serde(default = "d_method")]
+    pub method: MdsMethod,
+    #[serde(default = "d_mds_iter")]
+    pub max_iter: usize,
+    #[serde(default = "d_mds_eps")]
+    pub eps: f64,
+}
+
+fn d_method() -> MdsMethod {
+    MdsMethod::Smacof
+}
+fn d_mds_iter() -> usize {
+    300
+}
+fn d_mds_eps() -> f64 {
+    1e-6
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusteringParams {
+    #[serde(default = "d_permutations")]
+    pub permutations: usize,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn d_permutations() -> usize {
+    1000
+}

@@ -1,0 +1,422 @@
+//! From the raw manifest to the checked one: every value in range, every grid non-empty, every
+//! reference resolvable. After this, nothing downstream validates input again.
+
+use super::analysis::Analysis;
+use super::error::{ManifestError, Source};
+use super::raw::{RawExclude, RawManifest, RawStudy};
+use crate::rnn::{Activation, Arch, Hyper, SearchSpace, TaskSpec};
+use std::ops::Range;
+use toml::Spanned;
+
+/// A checked manifest: one or more studies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Manifest {
+    pub studies: Vec<Study>,
+}
+
+/// One population: a task, a grid of configurations, how to train them, what to analyse.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Study {
+    pub name: String,
+    pub task: TaskSpec,
+    /// Configurations in a canonical order (arch, activation, units, l2), exclusions applied.
+    pub configs: Vec<Config>,
+    pub seeds: Vec<u64>,
+    pub train: Train,
+    pub search: Option<Search>,
+    pub probe: Probe,
+    pub analyses: Vec<Analysis>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Config {
+    pub arch: Arch,
+    pub activation: Activation,
+    pub units: usize,
+    pub l2: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Train {
+    pub iterations: usize,
+    pub batch: usize,
+    pub decay_steps: usize,
+    pub log_every: usize,
+    pub val_trials: usize,
+    pub val_seed: u64,
+    pub untrained: bool,
+    /// Used when the study has no search.
+    pub hyper: Hyper,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Search {
+    pub trials: usize,
+    pub iterations: usize,
+    pub seed: u64,
+    pub space: SearchSpace,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Probe {
+    pub trials: usize,
+    pub seed: u64,
+}
+
+/// Parses and checks a manifest. `path` is only used in messages.
+pub fn parse(path: &std::path::Path, text: &str) -> Result<Manifest, ManifestError> {
+    let source = Source::new(path, text.to_string());
+    let raw = deserialize(&source)?;
+    Checker { source: &source }.manifest(raw)
+}
+
+fn deserialize(source: &Source) -> Result<RawManifest, ManifestError> {
+    let de = toml::de::Deserializer::parse(&source.text)
+        .map_err(|e| ManifestError::at(source, e.span(), "", e.message().trim()))?;
+    serde_path_to_error::deserialize::<_, RawManifest>(de).map_err(|e| {
+        // Spanned values appear in serde's path as a private field; users never wrote it.
+        let field = e
+            .path()
+            .to_string()
+            .replace(".$__serde_spanned_private_value", "");
+        let inner = e.into_inner();
+        let field = if field == "." { String::new() } else { field };
+        ManifestError::at(source, inner.span(), &field, inner.message().trim())
+    })
+}
+
+struct Checker<'a> {
+    source: &'a Source,
+}
+
+type Check<T> = Result<T, ManifestError>;
+
+impl Checker<'_> {
+    fn err<T>(&self, span: Range<usize>, field: &str, message: impl Into<String>) -> Check<T> {
+        let span = (span.end > 0).then_some(span);
+        Err(ManifestError::at(self.source, span, field, message))
+    }
+
+    fn manifest(&self, raw: RawManifest) -> Check<Manifest> {
+        if raw.study.is_empty() {
+            return self.err(
+                0..0,
+                "study",
+                "the manifest declares no study: add a `[[study]]` table",
+            );
+        }
+        let mut studies = Vec::new();
+        for (i, s) in raw.study.into_iter().enumerate() {
+            let span = s.span();
+            let study = self.study(i, s.into_inner())?;
+            if studies.iter().any(|o: &Study| o.name == study.name) {
+                return self.err(
+                    span,
+                    &format!("study[{i}].name"),
+                    format!(
+                        "a study named `{}` exists already; names must be unique",
+                        study.name
+                    ),
+                );
+            }
+            studies.push(study);
+        }
+        Ok(Manifest { studies })
+    }
+
+    fn study(&self, i: usize, raw: RawStudy) -> Check<Study> {
+        let at = |f: &str| format!("study[{i}].{f}");
+        let name = raw.name.get_ref().clone();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return self.err(
+                raw.name.span(),
+                &at("name"),
+                "a study name must be non-empty and use only letters, digits, `-`, `_` and `.`",
+            );
+        }
+        if let Err(m) = raw.task.get_ref().check() {
+            return self.err(raw.task.span(), &at("task"), m);
+        }
+        let configs = self.grid(i, &raw)?;
+        let seeds = raw.grid.get_ref().seeds.get_ref().0.clone();
+        if seeds.is_empty() {
+            return self.err(
+                raw.grid.get_ref().seeds.span(),
+                &at("grid.seeds"),
+                "the seed list is empty",
+            );
+        }
+        let t = &raw.train;
+        let positive = |v: &Spanned<u64>, f: &str| -> Check<usize> {
+            if *v.get_ref() == 0 {
+                return self.err(v.span(), &at(f), "must be at least 1");
+            }
+            Ok(*v.get_ref() as usize)
+        };
+        let iterations = *t.iterations.get_ref() as usize;
+        let hyper = Hyper {
+            lr0: self.in_range(&t.lr0, &at("train.lr0"), 0.0, f64::INFINITY, false)?,
+            decay: self.in_range(&t.decay, &at("train.decay"), 0.0, 1.0, false)?,
+            momentum: self.in_range(&t.momentum, &at("train.momentum"), 0.0, 1.0, true)?,
+            clip: self.in_range(&t.clip, &at("train.clip"), 0.0, f64::INFINITY, false)?,
+        };
+        let train = Train {
+            iterations,
+            batch: positive(&t.batch, "train.batch")?,
+            decay_steps: positive(&t.decay_steps, "train.decay_steps")?,
+            log_every: positive(&t.log_every, "train.log_every")?,
+            val_trials: positive(&t.val_trials, "train.val_trials")?,
+            val_seed: t.val_seed,
+            untrained: t.untrained,
+            hyper,
+        };
+        let s = &raw.search;
+        let search = if s.trials == 0 {
+            None
+        } else {
+            let range = |r: &Spanned<(f64, f64)>, f: &str, hi: Option<f64>| -> Check<(f64, f64)> {
+                let (a, b) = *r.get_ref();
+                let lo_ok = if f == "search.momentum" {
+                    a >= 0.0
+                } else {
+                    a > 0.0
+                };
+                if !(a.is_finite() && b.is_finite() && lo_ok && a <= b && hi.is_none_or(|h| b <= h))
+                {
+                    let low = if f == "search.momentum" {
+                        "0 <= low"
+                    } else {
+                        "0 < low"
+                    };
+                    let high = hi.map_or(String::new(), |h| format!(" <= {h}"));
+                    return self.err(
+                        r.span(),
+                        &at(f),
+                        format!("must be `[low, high]` with {low} <= high{high}, got [{a}, {b}]"),
+                    );
+                }
+                Ok((a, b))
+            };
+            Some(Search {
+                trials: s.trials as usize,
+                iterations: positive(&s.iterations, "search.iterations")?,
+                seed: s.seed,
+                space: SearchSpace {
+                    clip: range(&s.clip, "search.clip", None)?,
+                    lr0: range(&s.lr0, "search.lr0", None)?,
+                    decay: range(&s.decay, "search.decay", Some(1.0))?,
+                    momentum: range(&s.momentum, "search.momentum", Some(1.0))?,
+                },
+            })
+        };
+        let probe = Probe {
+            trials: positive(&raw.probe.trials, "probe.trials")?,
+            seed: raw.probe.seed,
+        };
+        let analyses = self.analyses(i, &raw.analyses)?;
+        Ok(Study {
+            name,
+            task: raw.task.into_inner(),
+            configs,
+            seeds,
+            train,
+            search,
+            probe,
+            analyses,
+        })
+    }
+
+    fn in_range(
+        &self,
+        v: &Spanned<f64>,
+        field: &str,
+        lo: f64,
+        hi: f64,
+        lo_inclusive: bool,
+    ) -> Check<f64> {
+        let x = *v.get_ref();
+        let ok = x.is_finite() && (x > lo || (lo_inclusive && x == lo)) && x <= hi;
+        if !ok {
+            let open = if lo_inclusive { "[" } else { "(" };
+            return self.err(
+                v.span(),
+                field,
+                format!("must be in {open}{lo}, {hi}], got {x}"),
+            );
+        }
+        Ok(x)
+    }
+
+    fn grid(&self, i: usize, raw: &RawStudy) -> Check<Vec<Config>> {
+        let g = raw.grid.get_ref();
+        let at = |f: &str| format!("study[{i}].grid.{f}");
+        let mut archs = g.arch.get_ref().clone();
+        let mut acts = g.activation.get_ref().clone();
+        let mut units = g.units.get_ref().0.clone();
+        let mut l2s = g.l2.get_ref().0.clone();
+        for (empty, span, f) in [
+            (archs.is_empty(), g.arch.span(), "arch"),
+            (acts.is_empty(), g.activation.span(), "activation"),
+            (units.is_empty(), g.units.span(), "units"),
+            (l2s.is_empty(), g.l2.span(), "l2"),
+        ] {
+            if empty {
+                return self.err(
+                    span,
+                    &at(f),
+                    "the list is empty: a grid axis needs at least one value",
+                );
+            }
+        }
+        if let Some(&u) = units.iter().find(|&&u| u == 0 || u > 65_536) {
+            return self.err(
+                g.units.span(),
+                &at("units"),
+                format!("units must be between 1 and 65536, got {u}"),
+            );
+        }
+        if let Some(&l) = l2s.iter().find(|l| !(l.is_finite() && **l >= 0.0)) {
+            return self.err(
+                g.l2.span(),
+                &at("l2"),
+                format!("l2 must be a finite number >= 0, got {l}"),
+            );
+        }
+        archs.sort();
+        archs.dedup();
+        acts.sort();
+        acts.dedup();
+        units.sort();
+        units.dedup();
+        l2s.sort_by(f64::total_cmp);
+        l2s.dedup();
+        let mut configs = Vec::new();
+        for &arch in &archs {
+            for &activation in &acts {
+                for &u in &units {
+                    for &l2 in &l2s {
+                        let c = Config {
+                            arch,
+                            activation,
+                            units: u as usize,
+                            l2,
+                        };
+                        if !g.exclude.iter().any(|e| excludes(e.get_ref(), &c)) {
+                            configs.push(c);
+                        }
+                    }
+                }
+            }
+        }
+        if configs.is_empty() {
+            let span = g.exclude.first().map_or(raw.grid.span(), |e| e.span());
+            return self.err(
+                span,
+                &at("exclude"),
+                "the exclusions remove every configuration of the grid",
+            );
+        }
+        Ok(configs)
+    }
+
+    fn analyses(&self, i: usize, raw: &[Spanned<Analysis>]) -> Check<Vec<Analysis>> {
+        let mut out: Vec<Analysis> = Vec::new();
+        for (j, a) in raw.iter().enumerate() {
+            let field = format!("study[{i}].analysis[{j}]");
+            let kind = a.get_ref().kind();
+            if out.iter().any(|o| o.kind() == kind) {
+                return self.err(
+                    a.span(),
+                    &field,
+                    format!("analysis `{kind}` is declared twice in this study"),
+                );
+            }
+            let problem: Option<(&str, String)> = match a.get_ref() {
+                Analysis::Svcca { variance } if !(*variance > 0.0 && *variance <= 1.0) => {
+                    Some(("variance", format!("must be in (0, 1], got {variance}")))
+                }
+                Analysis::FixedPoints(p) if p.inits == 0 => {
+                    Some(("inits", "must be at least 1".into()))
+                }
+                Analysis::FixedPoints(p) if !(p.noise >= 0.0 && p.noise.is_finite()) => {
+                    Some(("noise", format!("must be >= 0, got {}", p.noise)))
+                }
+                Analysis::FixedPoints(p) if !(p.tol_q > 0.0) => {
+                    Some(("tol_q", format!("must be > 0, got {}", p.tol_q)))
+                }
+                Analysis::FixedPoints(p) if !(p.tol_unique > 0.0) => {
+                    Some(("tol_unique", format!("must be > 0, got {}", p.tol_unique)))
+                }
+                Analysis::FixedPoints(p) if !(p.outlier > 0.0) => {
+                    Some(("outlier", format!("must be > 0, got {}", p.outlier)))
+                }
+                Analysis::FixedPoints(p) if p.conditions == 0 => {
+                    Some(("conditions", "must be at least 1".into()))
+                }
+                Analysis::FixedPoints(p) if p.max_iter == 0 => {
+                    Some(("max_iter", "must be at least 1".into()))
+                }
+                Analysis::Topology(p) if p.runs == 0 => Some(("runs", "must be at least 1".into())),
+                Analysis::Topology(p) if p.max_steps == 0 => {
+                    Some(("max_steps", "must be at least 1".into()))
+                }
+                Analysis::Topology(p) if p.neighbours == 0 => {
+                    Some(("neighbours", "must be at least 1".into()))
+                }
+                Analysis::Topology(p) if !(p.eps > 0.0 && p.eps.is_finite()) => {
+                    Some(("eps", format!("must be > 0, got {}", p.eps)))
+                }
+                Analysis::Mds(p) if p.max_iter == 0 => {
+                    Some(("max_iter", "must be at least 1".into()))
+                }
+                Analysis::Mds(p) if !(p.eps > 0.0) => {
+                    Some(("eps", format!("must be > 0, got {}", p.eps)))
+                }
+                Analysis::Clustering(p) if p.permutations == 0 => {
+                    Some(("permutations", "must be at least 1".into()))
+                }
+                _ => None,
+            };
+            if let Some((param, m)) = problem {
+                return self.err(a.span(), &format!("{field}.{param}"), m);
+            }
+            out.push(a.get_ref().clone());
+        }
+        let has = |k: &str| out.iter().any(|a| a.kind() == k);
+        let distances = ["svcca", "cka", "shape", "topology"].iter().any(|k| has(k));
+        for (j, a) in raw.iter().enumerate() {
+            let field = format!("study[{i}].analysis[{j}]");
+            match a.get_ref().kind() {
+                "topology" if !has("fixed_points") => {
+                    return self.err(
+                        a.span(),
+                        &field,
+                        "`topology` needs a `fixed_points` analysis in the same study",
+                    );
+                }
+                k @ ("mds" | "clustering") if !distances => {
+                    return self.err(
+                        a.span(),
+                        &field,
+                        format!(
+                            "`{k}` needs a distance: add `svcca`, `cka`, `shape` or `topology`"
+                        ),
+                    );
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn excludes(e: &RawExclude, c: &Config) -> bool {
+    e.arch.is_none_or(|a| a == c.arch)
+        && e.activation.is_none_or(|a| a == c.activation)
+        && e.units.is_none_or(|u| u as usize == c.units)
+        && e.l2.is_none_or(|l| l == c.l2)
+}

@@ -1,0 +1,113 @@
+//! `plan` and `status`: what `apply` would do and why, per kind, without doing it.
+
+use crate::exec::{freshness, Freshness, Reason};
+use crate::plan::Plan;
+use crate::store::Store;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Serialize)]
+pub struct TaskLine {
+    pub key: String,
+    pub kind: &'static str,
+    pub study: String,
+    pub label: String,
+    /// `cached` or `run`.
+    pub status: &'static str,
+    pub reason: Option<Reason>,
+    /// The last recorded failure of this exact task, if any.
+    pub failure: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct KindCounts {
+    pub cached: usize,
+    pub run: usize,
+    pub failed: usize,
+    pub reasons: BTreeMap<Reason, usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlanReport {
+    pub tasks: Vec<TaskLine>,
+    pub kinds: BTreeMap<&'static str, KindCounts>,
+}
+
+impl PlanReport {
+    pub fn to_run(&self) -> usize {
+        self.kinds.values().map(|k| k.run).sum()
+    }
+
+    /// Plain text, one line per kind in plan order.
+    pub fn render(&self) -> String {
+        let mut order: Vec<&'static str> = Vec::new();
+        for t in &self.tasks {
+            if !order.contains(&t.kind) {
+                order.push(t.kind);
+            }
+        }
+        let mut s = String::new();
+        for k in order {
+            let c = &self.kinds[k];
+            let why: Vec<String> = c.reasons.iter().map(|(r, n)| format!("{n} {r}")).collect();
+            let why = if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", why.join(", "))
+            };
+            let failed = if c.failed > 0 {
+                format!(", {} failed last time", c.failed)
+            } else {
+                String::new()
+            };
+            s.push_str(&format!(
+                "{k:<18} {:>6} cached {:>6} to run{why}{failed}\n",
+                c.cached, c.run
+            ));
+        }
+        s.push_str(&format!(
+            "{} tasks, {} to run\n",
+            self.tasks.len(),
+            self.to_run()
+        ));
+        s
+    }
+}
+
+pub fn plan_report(plan: &Plan, store: &dyn Store) -> PlanReport {
+    let mut kinds: BTreeMap<&'static str, KindCounts> = BTreeMap::new();
+    let mut tasks = Vec::with_capacity(plan.len());
+    for (n, f) in freshness(plan, store) {
+        let node = plan.node(n);
+        let c = kinds.entry(node.kind).or_default();
+        let (status, reason) = match f {
+            Freshness::Cached => {
+                c.cached += 1;
+                ("cached", None)
+            }
+            Freshness::Run(r) => {
+                c.run += 1;
+                *c.reasons.entry(r.clone()).or_default() += 1;
+                ("run", Some(r))
+            }
+        };
+        let failure = if status == "run" {
+            store.failure(&node.key)
+        } else {
+            None
+        };
+        if failure.is_some() {
+            c.failed += 1;
+        }
+        tasks.push(TaskLine {
+            key: node.key.hex(),
+            kind: node.kind,
+            study: node.study.clone(),
+            label: node.label.clone(),
+            status,
+            reason,
+            failure,
+        });
+    }
+    PlanReport { tasks, kinds }
+}

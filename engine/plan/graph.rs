@@ -1,0 +1,183 @@
+//! The task graph: nodes with kind, parameters, key and dependencies, built in dependency order
+//! and sealed before anything runs.
+//!
+//! `PlanBuilder` computes each node's key as it is added (its dependencies are already there),
+//! merges nodes with equal keys (two studies sharing a network train it once), and `build`
+//! checks the graph is acyclic and fixes a topological order. The executor only sees a `Plan`.
+
+use super::key::{params_hash, Key};
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+use std::collections::HashMap;
+
+#[derive(Clone, Debug)]
+pub struct TaskNode {
+    pub kind: &'static str,
+    pub version: u32,
+    pub params: serde_json::Value,
+    pub key: Key,
+    /// For people: `train gru-tanh-64-l2=0.0001 seed 3`.
+    pub label: String,
+    /// Names the task independently of its parameters (`study/kind/label`), so `plan` can tell
+    /// a changed task from a new one.
+    pub slot: String,
+    pub study: String,
+}
+
+impl TaskNode {
+    pub fn params_hash(&self) -> String {
+        params_hash(&self.params)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("task graph has a cycle through `{0}`")]
+    Cycle(String),
+    #[error("unknown task kind `{0}`")]
+    UnknownKind(String),
+}
+
+pub struct PlanBuilder<'a> {
+    graph: DiGraph<TaskNode, ()>,
+    by_key: HashMap<Key, NodeIndex>,
+    version: &'a dyn Fn(&str) -> Option<u32>,
+}
+
+impl<'a> PlanBuilder<'a> {
+    /// `version` gives each task kind's algorithm version (the registry's).
+    pub fn new(version: &'a dyn Fn(&str) -> Option<u32>) -> Self {
+        PlanBuilder {
+            graph: DiGraph::new(),
+            by_key: HashMap::new(),
+            version,
+        }
+    }
+
+    /// Adds a task after its dependencies; returns the existing node when the key is known.
+    pub fn add(
+        &mut self,
+        study: &str,
+        kind: &'static str,
+        label: String,
+        params: serde_json::Value,
+        deps: &[NodeIndex],
+    ) -> Result<NodeIndex, PlanError> {
+        let version = (self.version)(kind).ok_or_else(|| PlanError::UnknownKind(kind.into()))?;
+        let dep_keys: Vec<Key> = deps.iter().map(|&d| self.graph[d].key).collect();
+        let key = Key::compute(kind, version, &params, &dep_keys);
+        if let Some(&n) = self.by_key.get(&key) {
+            return Ok(n);
+        }
+        let slot = format!("{study}/{kind}/{label}");
+        let n = self.graph.add_node(TaskNode {
+            kind,
+            version,
+            params,
+            key,
+            label,
+            slot,
+            study: study.to_string(),
+        });
+        for &d in deps {
+            self.graph.add_edge(d, n, ());
+        }
+        self.by_key.insert(key, n);
+        Ok(n)
+    }
+
+    pub fn key(&self, n: NodeIndex) -> Key {
+        self.graph[n].key
+    }
+
+    pub fn label(&self, n: NodeIndex) -> &str {
+        &self.graph[n].label
+    }
+
+    pub fn kind(&self, n: NodeIndex) -> &'static str {
+        self.graph[n].kind
+    }
+
+    pub fn build(self) -> Result<Plan, PlanError> {
+        let order = petgraph::algo::toposort(&self.graph, None)
+            .map_err(|c| PlanError::Cycle(self.graph[c.node_id()].label.clone()))?;
+        Ok(Plan {
+            graph: self.graph,
+            order,
+        })
+    }
+}
+
+/// A sealed, acyclic task graph with a fixed topological order.
+pub struct Plan {
+    graph: DiGraph<TaskNode, ()>,
+    order: Vec<NodeIndex>,
+}
+
+impl Plan {
+    pub fn len(&self) -> usize {
+        self.graph.node_count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Nodes in a topological order (dependencies first).
+    pub fn order(&self) -> &[NodeIndex] {
+        &self.order
+    }
+
+    pub fn node(&self, n: NodeIndex) -> &TaskNode {
+        &self.graph[n]
+    }
+
+    /// Dependencies in the order they were given (the order that enters the key).
+    pub fn deps(&self, n: NodeIndex) -> Vec<NodeIndex> {
+        let mut edges: Vec<_> = self
+            .graph
+            .edges_directed(n, petgraph::Direction::Incoming)
+            .map(|e| (e.id(), e.source()))
+            .collect();
+        edges.sort_by_key(|(id, _)| *id);
+        edges.into_iter().map(|(_, s)| s).collect()
+    }
+
+    pub fn dependents(&self, n: NodeIndex) -> impl Iterator<Item = NodeIndex> + '_ {
+        self.graph
+            .neighbors_directed(n, petgraph::Direction::Outgoing)
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = (NodeIndex, &TaskNode)> {
+        self.order.iter().map(move |&n| (n, &self.graph[n]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn equal_tasks_merge_and_deps_keep_order() {
+        let v = |_: &str| Some(1);
+        let mut b = PlanBuilder::new(&v);
+        let a = b
+            .add("s", "train", "a".into(), json!({"seed": 1}), &[])
+            .unwrap();
+        let c = b
+            .add("s", "train", "c".into(), json!({"seed": 2}), &[])
+            .unwrap();
+        let again = b
+            .add("t", "train", "a2".into(), json!({"seed": 1}), &[])
+            .unwrap();
+        assert_eq!(a, again);
+        let sim = b
+            .add("s", "svcca", "all".into(), json!({}), &[c, a])
+            .unwrap();
+        let plan = b.build().unwrap();
+        assert_eq!(plan.len(), 3);
+        assert_eq!(plan.deps(sim), vec![c, a]);
+        assert_eq!(plan.order().last(), Some(&sim));
+    }
+}

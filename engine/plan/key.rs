@@ -1,0 +1,119 @@
+//! Task keys: what enters the content hash of a task, and nothing else.
+//!
+//! A key is `blake3` over a canonical encoding of, in this order:
+//! 1. `CACHE_FORMAT`, the global cache-format constant (bump it to invalidate every entry);
+//! 2. the task kind's name and its algorithm version (bump a kind's version when its numbers
+//!    change);
+//! 3. the task's parameters as canonical JSON: object keys sorted, no whitespace, floats in
+//!    shortest round-trip form, so key order, whitespace, comments and grid order in a manifest
+//!    never matter;
+//! 4. the keys of the tasks it depends on, in the order the kind defines.
+//!
+//! Never in a key: paths, times, thread counts, the manifest's file name, a study's name or any
+//! label meant for people.
+
+use std::fmt;
+
+/// Bump to invalidate every cache entry (a change of the on-disk layout or of the key recipe).
+pub const CACHE_FORMAT: &str = "census-cache-1";
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key([u8; 32]);
+
+impl Key {
+    pub fn compute(kind: &str, version: u32, params: &serde_json::Value, deps: &[Key]) -> Key {
+        let mut h = blake3::Hasher::new();
+        let mut field = |bytes: &[u8]| {
+            h.update(&(bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        };
+        field(CACHE_FORMAT.as_bytes());
+        field(kind.as_bytes());
+        field(&version.to_le_bytes());
+        field(canonical_json(params).as_bytes());
+        field(&(deps.len() as u64).to_le_bytes());
+        for d in deps {
+            field(&d.0);
+        }
+        Key(*h.finalize().as_bytes())
+    }
+
+    pub fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The short form used for `network_id` and in messages: 16 hex digits (64 bits).
+    pub fn short(&self) -> String {
+        self.hex()[..16].to_string()
+    }
+
+    pub fn from_hex(s: &str) -> Option<Key> {
+        if s.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(Key(out))
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Key({})", self.short())
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.hex())
+    }
+}
+
+/// JSON with sorted object keys and no whitespace. serde_json's map is a `BTreeMap` (the
+/// `preserve_order` feature is off), so `to_string` is already canonical; floats print in
+/// shortest round-trip form.
+pub fn canonical_json(v: &serde_json::Value) -> String {
+    serde_json::to_string(v).expect("a JSON value always serialises")
+}
+
+/// The hash of the parameters alone, kept in slot records to tell "params changed" apart.
+pub fn params_hash(params: &serde_json::Value) -> String {
+    blake3::hash(canonical_json(params).as_bytes()).to_hex()[..16].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn key_ignores_object_key_order() {
+        let a = json!({"units": 64, "l2": 1e-4, "arch": "gru"});
+        let b = json!({"arch": "gru", "units": 64, "l2": 0.0001});
+        assert_eq!(
+            Key::compute("train", 1, &a, &[]),
+            Key::compute("train", 1, &b, &[])
+        );
+    }
+
+    #[test]
+    fn key_depends_on_every_ingredient() {
+        let p = json!({"x": 1});
+        let base = Key::compute("k", 1, &p, &[]);
+        assert_ne!(base, Key::compute("k", 2, &p, &[]));
+        assert_ne!(base, Key::compute("j", 1, &p, &[]));
+        assert_ne!(base, Key::compute("k", 1, &json!({"x": 2}), &[]));
+        assert_ne!(base, Key::compute("k", 1, &p, &[base]));
+        assert_eq!(Key::from_hex(&base.hex()), Some(base));
+    }
+
+    #[test]
+    fn golden_key() {
+        // Pinned: if this changes, every user's cache is invalidated; bump CACHE_FORMAT knowingly.
+        let k = Key::compute("svcca", 1, &json!({"variance": 0.95}), &[]);
+        assert_eq!(k.hex(), GOLDEN);
+    }
+    const GOLDEN: &str = "";
+}

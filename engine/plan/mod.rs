@@ -1,0 +1,10 @@
+//! Planning: a checked manifest becomes a sealed DAG of content-keyed tasks (`expand`, `graph`),
+//! each key computed by the one recipe in `key`. No I/O here.
+
+mod expand;
+mod graph;
+pub mod key;
+
+pub use expand::expand;
+pub use graph::{Plan, PlanBuilder, PlanError, TaskNode};
+pub use key::Key;

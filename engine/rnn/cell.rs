@@ -1,0 +1,291 @@
+//! The equations of the four cells (SPEC §1), written once: one forward step and its backward
+//! step on a batch of `B` row states. BPTT unrolls them, and the Jacobians of `dynamics` are
+//! backward steps seeded with unit vectors, so forward, gradient and Jacobian cannot drift apart.
+//!
+//! Layout per step (row-major slices): `a [B, G·N]` holds the pre-activations `X·Ut + b` on entry
+//! to `forward` and the block activations on exit (gates σ, candidates φ; block order as in SPEC
+//! parameter order); `backward` turns them into `∂L/∂(pre-activation)` in place. `aux [B, N]` is
+//! `φ(c')` for the LSTM and `r ⊙ h` for the GRU (the input of `W_c`), unused otherwise.
+
+use super::float::{dphi, dsigmoid, phi};
+use super::{Activation, Arch, Float, Shape};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{s, ArrayView2, ArrayViewMut2};
+
+pub(crate) fn view<F>(x: &[F], rows: usize, cols: usize) -> ArrayView2<'_, F> {
+    ArrayView2::from_shape((rows, cols), x).expect("slice matches its shape")
+}
+
+pub(crate) fn view_mut<F>(x: &mut [F], rows: usize, cols: usize) -> ArrayViewMut2<'_, F> {
+    ArrayViewMut2::from_shape((rows, cols), x).expect("slice matches its shape")
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Cell {
+    pub arch: Arch,
+    pub relu: bool,
+    pub n: usize,
+}
+
+impl Cell {
+    pub fn new(shape: &Shape) -> Cell {
+        Cell {
+            arch: shape.arch,
+            relu: shape.activation == Activation::Relu,
+            n: shape.units,
+        }
+    }
+
+    pub fn gn(&self) -> usize {
+        self.arch.blocks() * self.n
+    }
+
+    /// One step for `rows` states: `h = F(h_prev, x)` (and `c` for the LSTM), given `a = X·Ut + b`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward<F: Float>(
+        &self,
+        wt: ArrayView2<F>,
+        h_prev: &[F],
+        c_prev: &[F],
+        a: &mut [F],
+        h: &mut [F],
+        c: &mut [F],
+        aux: &mut [F],
+        rows: usize,
+    ) {
+        let (n, gn, relu) = (self.n, self.gn(), self.relu);
+        let hp = view(h_prev, rows, n);
+        if self.arch != Arch::Gru {
+            general_mat_mul(F::one(), &hp, &wt, F::one(), &mut view_mut(a, rows, gn));
+        } else {
+            let mut av = view_mut(a, rows, gn);
+            general_mat_mul(
+                F::one(),
+                &hp,
+                &wt.slice(s![.., ..2 * n]),
+                F::one(),
+                &mut av.slice_mut(s![.., ..2 * n]),
+            );
+        }
+        let sig = |x: &mut F| *x = x.sigmoid();
+        let act = |x: &mut F| *x = phi(relu, *x);
+        let one = F::one();
+        match self.arch {
+            Arch::Vanilla => {
+                a.iter_mut().for_each(act);
+                h.copy_from_slice(a);
+            }
+            Arch::Ugrnn => {
+                for ((ar, hr), hpr) in a
+                    .chunks_exact_mut(gn)
+                    .zip(h.chunks_exact_mut(n))
+                    .zip(h_prev.chunks_exact(n))
+                {
+                    let (g, cc) = ar.split_at_mut(n);
+                    g.iter_mut().for_each(sig);
+                    cc.iter_mut().for_each(act);
+                    // Equal lengths let the loop vectorise without bounds checks.
+                    let (g, cc, hr, hpr) = (&g[..n], &cc[..n], &mut hr[..n], &hpr[..n]);
+                    for j in 0..n {
+                        hr[j] = g[j] * hpr[j] + (one - g[j]) * cc[j];
+                    }
+                }
+            }
+            Arch::Gru => {
+                for ((ar, xr), hpr) in a
+                    .chunks_exact_mut(gn)
+                    .zip(aux.chunks_exact_mut(n))
+                    .zip(h_prev.chunks_exact(n))
+                {
+                    ar[..2 * n].iter_mut().for_each(sig);
+                    let r = &ar[n..2 * n];
+                    // Equal lengths let the loop vectorise without bounds checks.
+                    let (r, xr, hpr) = (&r[..n], &mut xr[..n], &hpr[..n]);
+                    for j in 0..n {
+                        xr[j] = r[j] * hpr[j];
+                    }
+                }
+                let mut av = view_mut(a, rows, gn);
+                general_mat_mul(
+                    F::one(),
+                    &view(aux, rows, n),
+                    &wt.slice(s![.., 2 * n..]),
+                    F::one(),
+                    &mut av.slice_mut(s![.., 2 * n..]),
+                );
+                for ((ar, hr), hpr) in a
+                    .chunks_exact_mut(gn)
+                    .zip(h.chunks_exact_mut(n))
+                    .zip(h_prev.chunks_exact(n))
+                {
+                    let (zr, cc) = ar.split_at_mut(2 * n);
+                    cc.iter_mut().for_each(act);
+                    let z = &zr[..n];
+                    // Equal lengths let the loop vectorise without bounds checks.
+                    let (cc, hr, hpr) = (&cc[..n], &mut hr[..n], &hpr[..n]);
+                    for j in 0..n {
+                        hr[j] = z[j] * hpr[j] + (one - z[j]) * cc[j];
+                    }
+                }
+            }
+            Arch::Lstm => {
+                let it = a
+                    .chunks_exact_mut(gn)
+                    .zip(h.chunks_exact_mut(n))
+                    .zip(c.chunks_exact_mut(n));
+                for (((ar, hr), cr), (cpr, tcr)) in
+                    it.zip(c_prev.chunks_exact(n).zip(aux.chunks_exact_mut(n)))
+                {
+                    let (ifo, g) = ar.split_at_mut(3 * n);
+                    ifo.iter_mut().for_each(sig);
+                    g.iter_mut().for_each(act);
+                    let (i, fo) = ifo.split_at(n);
+                    let (f, o) = fo.split_at(n);
+                    // Equal lengths let the loop vectorise without bounds checks.
+                    let (o, g, cr, cpr, tcr, hr) = (
+                        &o[..n],
+                        &g[..n],
+                        &mut cr[..n],
+                        &cpr[..n],
+                        &mut tcr[..n],
+                        &mut hr[..n],
+                    );
+                    for j in 0..n {
+                        cr[j] = f[j] * cpr[j] + i[j] * g[j];
+                        tcr[j] = phi(relu, cr[j]);
+                        hr[j] = o[j] * tcr[j];
+                    }
+                }
+            }
+        }
+    }
+
+    /// The step's backward: given `dh = ∂L/∂h'` (and, LSTM, `dc = ∂L/∂c'` from later steps),
+    /// turns `a` into `∂L/∂(pre-activations)`, `dc` into `∂L/∂c_prev` (LSTM) and writes
+    /// `dh_prev = ∂L/∂h_prev` through this step (its recurrent product only when `need_dh_prev`).
+    /// `w [G·N, N]` is `Wtᵀ` stored row-major (row block `k` = `W_k`): the per-step products
+    /// then read it contiguously, which packs several times faster than a transposed view.
+    /// `tmp [B,N]`: scratch.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward<F: Float>(
+        &self,
+        w: ArrayView2<F>,
+        h_prev: &[F],
+        c_prev: &[F],
+        a: &mut [F],
+        aux: &[F],
+        dh: &[F],
+        dc: &mut [F],
+        dh_prev: &mut [F],
+        need_dh_prev: bool,
+        tmp: &mut [F],
+        rows: usize,
+    ) {
+        let (n, gn, relu) = (self.n, self.gn(), self.relu);
+        let one = F::one();
+        match self.arch {
+            Arch::Vanilla => {
+                for (x, &d) in a.iter_mut().zip(dh) {
+                    *x = d * dphi(relu, *x);
+                }
+            }
+            Arch::Ugrnn => {
+                let it = a
+                    .chunks_exact_mut(gn)
+                    .zip(dh.chunks_exact(n))
+                    .zip(h_prev.chunks_exact(n));
+                for (((ar, dr), hpr), dpr) in it.zip(dh_prev.chunks_exact_mut(n)) {
+                    let (g, cc) = ar.split_at_mut(n);
+                    // Equal lengths let the loop vectorise without bounds checks.
+                    let (cc, dr, hpr, dpr) = (&mut cc[..n], &dr[..n], &hpr[..n], &mut dpr[..n]);
+                    for j in 0..n {
+                        let (gj, cj, d) = (g[j], cc[j], dr[j]);
+                        g[j] = d * (hpr[j] - cj) * dsigmoid(gj);
+                        cc[j] = d * (one - gj) * dphi(relu, cj);
+                        dpr[j] = d * gj;
+                    }
+                }
+            }
+            Arch::Gru => {
+                let it = a
+                    .chunks_exact_mut(gn)
+                    .zip(dh.chunks_exact(n))
+                    .zip(h_prev.chunks_exact(n));
+                for (((ar, dr), hpr), dpr) in it.zip(dh_prev.chunks_exact_mut(n)) {
+                    let (z, rc) = ar.split_at_mut(n);
+                    let cc = &mut rc[n..];
+                    // Equal lengths let the loop vectorise without bounds checks.
+                    let (cc, dr, hpr, dpr) = (&mut cc[..n], &dr[..n], &hpr[..n], &mut dpr[..n]);
+                    for j in 0..n {
+                        let (zj, cj, d) = (z[j], cc[j], dr[j]);
+                        z[j] = d * (hpr[j] - cj) * dsigmoid(zj);
+                        cc[j] = d * (one - zj) * dphi(relu, cj);
+                        dpr[j] = d * zj;
+                    }
+                }
+                let av = view(a, rows, gn);
+                general_mat_mul(
+                    F::one(),
+                    &av.slice(s![.., 2 * n..]),
+                    &w.slice(s![2 * n.., ..]),
+                    F::zero(),
+                    &mut view_mut(tmp, rows, n),
+                );
+                let it = a
+                    .chunks_exact_mut(gn)
+                    .zip(tmp.chunks_exact(n))
+                    .zip(h_prev.chunks_exact(n));
+                for (((ar, tr), hpr), dpr) in it.zip(dh_prev.chunks_exact_mut(n)) {
+                    let r = &mut ar[n..2 * n];
+                    // Equal lengths let the loop vectorise without bounds checks.
+                    let (tr, hpr, dpr) = (&tr[..n], &hpr[..n], &mut dpr[..n]);
+                    for j in 0..n {
+                        dpr[j] += tr[j] * r[j];
+                        r[j] = tr[j] * hpr[j] * dsigmoid(r[j]);
+                    }
+                }
+            }
+            Arch::Lstm => {
+                let it = a
+                    .chunks_exact_mut(gn)
+                    .zip(dh.chunks_exact(n))
+                    .zip(dc.chunks_exact_mut(n));
+                for (((ar, dr), dcr), (cpr, tcr)) in
+                    it.zip(c_prev.chunks_exact(n).zip(aux.chunks_exact(n)))
+                {
+                    let (i, fog) = ar.split_at_mut(n);
+                    let (f, og) = fog.split_at_mut(n);
+                    let (o, g) = og.split_at_mut(n);
+                    // Equal lengths let the loop vectorise without bounds checks.
+                    let (g, dr, dcr, cpr, tcr) =
+                        (&mut g[..n], &dr[..n], &mut dcr[..n], &cpr[..n], &tcr[..n]);
+                    for j in 0..n {
+                        let (ij, fj, oj, gj, d) = (i[j], f[j], o[j], g[j], dr[j]);
+                        let dcp = dcr[j] + d * oj * dphi(relu, tcr[j]);
+                        i[j] = dcp * gj * dsigmoid(ij);
+                        f[j] = dcp * cpr[j] * dsigmoid(fj);
+                        o[j] = d * tcr[j] * dsigmoid(oj);
+                        g[j] = dcp * ij * dphi(relu, gj);
+                        dcr[j] = dcp * fj;
+                    }
+                }
+            }
+        }
+        if !need_dh_prev {
+            return;
+        }
+        let av = view(a, rows, gn);
+        let mut dhp = view_mut(dh_prev, rows, n);
+        match self.arch {
+            Arch::Vanilla | Arch::Lstm => general_mat_mul(F::one(), &av, &w, F::zero(), &mut dhp),
+            Arch::Ugrnn => general_mat_mul(F::one(), &av, &w, F::one(), &mut dhp),
+            Arch::Gru => general_mat_mul(
+                F::one(),
+                &av.slice(s![.., ..2 * n]),
+                &w.slice(s![..2 * n, ..]),
+                F::one(),
+                &mut dhp,
+            ),
+        }
+    }
+}

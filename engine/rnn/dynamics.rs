@@ -1,0 +1,431 @@
+//! `NetworkDynamics`: a network as the f64 dynamical system `s' = F(s, x)` that fixed-point
+//! finding and linearisation need (f64 because roots are polished to `q < 1e-12`).
+//!
+//! `step` is `cell::forward` on one row. The Jacobians are `cell::backward` on `D` copies of the
+//! state seeded with the unit vectors: row `i` of the result is `∂F_i/∂s` (and `∂F_i/∂x` through
+//! `Ut`), so they are exact and share the cell equations with training.
+
+use super::bptt::Workspace;
+use super::cell::{view, view_mut, Cell};
+use super::weights::Weights;
+use super::{Arch, Shape};
+use crate::analysis::dynamics::Dynamics;
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, Array3, ArrayView1, ArrayView3, ArrayViewMut1};
+
+#[derive(Clone, Debug)]
+pub struct NetworkDynamics {
+    shape: Shape,
+    cell: Cell,
+    w: Weights<f64>,
+    /// `Wtᵀ` row-major, as `Cell::backward` wants it.
+    w_rows: Array2<f64>,
+}
+
+/// Forward caches of `rows` copies of one state, ready for a seeded backward step.
+struct Replica {
+    h_prev: Vec<f64>,
+    c_prev: Vec<f64>,
+    a: Vec<f64>,
+    aux: Vec<f64>,
+    h: Vec<f64>,
+    c: Vec<f64>,
+}
+
+impl NetworkDynamics {
+    pub(crate) fn new(shape: Shape, w: Weights<f64>) -> Self {
+        let w_rows = w.wt.t().as_standard_layout().into_owned();
+        NetworkDynamics {
+            shape,
+            cell: Cell::new(&shape),
+            w,
+            w_rows,
+        }
+    }
+
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// The part of the state the readout and the geometry see (`h`; LSTM: the second half).
+    pub fn hidden<'a>(&self, s: ArrayView1<'a, f64>) -> ArrayView1<'a, f64> {
+        let n = self.shape.units;
+        s.slice_move(ndarray::s![s.len() - n..])
+    }
+
+    /// Full dynamical states `[T, B, state_dim]` (LSTM `[c; h]`) of a run from `s_0 = 0`, in f64.
+    pub fn trajectory(&self, inputs: ArrayView3<f32>) -> Array3<f64> {
+        let (t, b, m) = inputs.dim();
+        assert_eq!(m, self.shape.inputs, "input channels");
+        let x = inputs
+            .mapv(|v| v as f64)
+            .into_shape_with_order((t * b, m))
+            .unwrap();
+        let mut ws = Workspace::<f64>::new(&self.shape, t, b);
+        ws.forward(&self.w, x.view());
+        let n = self.shape.units;
+        let d = self.shape.state_dim();
+        let mut out = Array3::zeros((t, b, d));
+        let h = ws.states();
+        let c = ws.cells();
+        for ti in 0..t {
+            for bi in 0..b {
+                let row = ti * b + bi;
+                let mut o = out.slice_mut(ndarray::s![ti, bi, ..]);
+                o.slice_mut(ndarray::s![d - n..]).assign(&h.row(row));
+                if self.shape.arch == Arch::Lstm {
+                    o.slice_mut(ndarray::s![..n]).assign(&c.row(row));
+                }
+            }
+        }
+        out
+    }
+
+    fn split<'a>(&self, s: &'a [f64]) -> (&'a [f64], &'a [f64]) {
+        if self.shape.arch == Arch::Lstm {
+            (&s[self.shape.units..], &s[..self.shape.units])
+        } else {
+            (s, &[])
+        }
+    }
+
+    fn replicate(&self, s: ArrayView1<f64>, x: ArrayView1<f64>, rows: usize) -> Replica {
+        let (n, gn) = (self.shape.units, self.cell.gn());
+        let s = s.to_vec();
+        let (h0, c0) = self.split(&s);
+        let mut a0 = self.w.b.to_vec();
+        let xv = x.to_owned().into_shape_with_order((1, x.len())).unwrap();
+        general_mat_mul(1.0, &xv, &self.w.ut, 1.0, &mut view_mut(&mut a0, 1, gn));
+        let lstm_or_gru = matches!(self.shape.arch, Arch::Lstm | Arch::Gru);
+        let mut r = Replica {
+            h_prev: h0.repeat(rows),
+            c_prev: c0.repeat(rows),
+            a: a0.repeat(rows),
+            aux: vec![0.0; if lstm_or_gru { rows * n } else { 0 }],
+            h: vec![0.0; rows * n],
+            c: vec![0.0; c0.len() * rows],
+        };
+        self.cell.forward(
+            self.w.wt.view(),
+            &r.h_prev,
+            &r.c_prev,
+            &mut r.a,
+            &mut r.h,
+            &mut r.c,
+            &mut r.aux,
+            rows,
+        );
+        r
+    }
+
+    /// Backward of one step seeded with the unit vectors of the state: returns
+    /// `(dA [D, GN], ∂F/∂h [D, N], ∂F/∂c [D, N] or empty)`.
+    fn seeded_backward(
+        &self,
+        s: ArrayView1<f64>,
+        x: ArrayView1<f64>,
+    ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let n = self.shape.units;
+        let d = self.shape.state_dim();
+        let mut r = self.replicate(s, x, d);
+        let mut dh = vec![0.0; d * n];
+        let mut dc = vec![0.0; r.c.len()];
+        for i in 0..d {
+            if self.shape.arch == Arch::Lstm && i < n {
+                dc[i * n + i] = 1.0;
+            } else {
+                dh[i * n + (i % n)] = 1.0;
+            }
+        }
+        let mut dh_prev = vec![0.0; d * n];
+        let mut tmp = vec![0.0; d * n];
+        self.cell.backward(
+            self.w_rows.view(),
+            &r.h_prev,
+            &r.c_prev,
+            &mut r.a,
+            &r.aux,
+            &dh,
+            &mut dc,
+            &mut dh_prev,
+            true,
+            &mut tmp,
+            d,
+        );
+        (r.a, dh_prev, dc)
+    }
+}
+
+impl Dynamics for NetworkDynamics {
+    fn state_dim(&self) -> usize {
+        self.shape.state_dim()
+    }
+
+    fn input_dim(&self) -> usize {
+        self.shape.inputs
+    }
+
+    fn output_dim(&self) -> usize {
+        self.shape.outputs
+    }
+
+    fn step(&self, s: ArrayView1<f64>, x: ArrayView1<f64>, mut out: ArrayViewMut1<f64>) {
+        let n = self.shape.units;
+        let r = self.replicate(s, x, 1);
+        if self.shape.arch == Arch::Lstm {
+            out.slice_mut(ndarray::s![..n])
+                .assign(&ArrayView1::from(&r.c[..]));
+            out.slice_mut(ndarray::s![n..])
+                .assign(&ArrayView1::from(&r.h[..]));
+        } else {
+            out.assign(&ArrayView1::from(&r.h[..]));
+        }
+    }
+
+    fn jacobian_state(&self, s: ArrayView1<f64>, x: ArrayView1<f64>, out: &mut Array2<f64>) {
+        let n = self.shape.units;
+        let d = self.shape.state_dim();
+        let (_, dh, dc) = self.seeded_backward(s, x);
+        let dh = view(&dh, d, n);
+        if self.shape.arch == Arch::Lstm {
+            out.slice_mut(ndarray::s![.., ..n]).assign(&view(&dc, d, n));
+            out.slice_mut(ndarray::s![.., n..]).assign(&dh);
+        } else {
+            out.assign(&dh);
+        }
+    }
+
+    fn jacobian_input(&self, s: ArrayView1<f64>, x: ArrayView1<f64>, out: &mut Array2<f64>) {
+        let d = self.shape.state_dim();
+        let (da, _, _) = self.seeded_backward(s, x);
+        general_mat_mul(1.0, &view(&da, d, self.cell.gn()), &self.w.ut.t(), 0.0, out);
+    }
+
+    fn readout(&self, s: ArrayView1<f64>, mut out: ArrayViewMut1<f64>) {
+        let h = self.hidden(s);
+        out.assign(&self.w.by);
+        general_mat_mul(
+            1.0,
+            &h.insert_axis(ndarray::Axis(0)),
+            &self.w.wyt,
+            1.0,
+            &mut out.view_mut().insert_axis(ndarray::Axis(0)),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rnn::bptt::tests::all_small;
+    use crate::rnn::{Network, TaskSpec};
+    use ndarray::Array1;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn away_from_zero(len: usize, rng: &mut ChaCha8Rng) -> Array1<f64> {
+        Array1::from_shape_fn(len, |_| {
+            let m = 0.2 + 0.8 * rng.random::<f64>();
+            if rng.random_bool(0.5) {
+                m
+            } else {
+                -m
+            }
+        })
+    }
+
+    fn rel_err(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
+        let diff = (a - b).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+        diff / b.mapv(f64::abs).fold(1e-3f64, |m, &v| m.max(v))
+    }
+
+    #[test]
+    fn jacobians_match_finite_differences_of_step() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for (shape, w) in all_small(5, 3, 2) {
+            let dy = NetworkDynamics::new(shape, w);
+            let d = dy.state_dim();
+            let s = away_from_zero(d, &mut rng);
+            let x = away_from_zero(3, &mut rng);
+            let eps = 1e-6;
+            let step = |s: &Array1<f64>, x: &Array1<f64>| {
+                let mut out = Array1::zeros(d);
+                dy.step(s.view(), x.view(), out.view_mut());
+                out
+            };
+            let mut js = Array2::zeros((d, d));
+            dy.jacobian_state(s.view(), x.view(), &mut js);
+            let mut fd = Array2::zeros((d, d));
+            for j in 0..d {
+                let (mut p, mut m) = (s.clone(), s.clone());
+                p[j] += eps;
+                m[j] -= eps;
+                fd.column_mut(j)
+                    .assign(&((step(&p, &x) - step(&m, &x)) / (2.0 * eps)));
+            }
+            assert!(
+                rel_err(&js, &fd) < 1e-4,
+                "{} {} state: {:e}",
+                shape.arch,
+                shape.activation,
+                rel_err(&js, &fd)
+            );
+            let mut ji = Array2::zeros((d, 3));
+            dy.jacobian_input(s.view(), x.view(), &mut ji);
+            let mut fd = Array2::zeros((d, 3));
+            for j in 0..3 {
+                let (mut p, mut m) = (x.clone(), x.clone());
+                p[j] += eps;
+                m[j] -= eps;
+                fd.column_mut(j)
+                    .assign(&((step(&s, &p) - step(&s, &m)) / (2.0 * eps)));
+            }
+            assert!(
+                rel_err(&ji, &fd) < 1e-4,
+                "{} {} input: {:e}",
+                shape.arch,
+                shape.activation,
+                rel_err(&ji, &fd)
+            );
+        }
+    }
+
+    #[test]
+    fn step_follows_run_and_trajectory() {
+        let task = TaskSpec::Cdi {
+            contexts: 1,
+            steps: 12,
+            mean_range: 1.0,
+            noise_sd: 1.0,
+        };
+        let batch = task.batch(4, 3);
+        for (shape, w) in all_small(6, 2, 1) {
+            let net = Network::from_weights(shape, w.cast::<f32>());
+            let (h, y) = net.run(batch.inputs.view());
+            let dy = net.dynamics();
+            let traj = dy.trajectory(batch.inputs.view());
+            let d = dy.state_dim();
+            for b in 0..3 {
+                let mut s = Array1::<f64>::zeros(d);
+                for t in 0..12 {
+                    let x = batch.inputs.slice(ndarray::s![t, b, ..]).mapv(|v| v as f64);
+                    let mut next = Array1::zeros(d);
+                    dy.step(s.view(), x.view(), next.view_mut());
+                    s = next;
+                    let tr = traj.slice(ndarray::s![t, b, ..]);
+                    assert!(
+                        (&s - &tr).iter().all(|v| v.abs() < 1e-12),
+                        "{} step vs trajectory",
+                        shape.arch
+                    );
+                    let ht = dy.hidden(s.view());
+                    for (a, &b32) in ht.iter().zip(h.slice(ndarray::s![t, b, ..])) {
+                        assert!(
+                            (a - b32 as f64).abs() < 1e-4 * (1.0 + a.abs()),
+                            "{} {}: f64 {a} vs f32 {b32}",
+                            shape.arch,
+                            shape.activation
+                        );
+                    }
+                    let mut out = Array1::zeros(1);
+                    dy.readout(s.view(), out.view_mut());
+                    assert!((out[0] - y[(t, b, 0)] as f64).abs() < 1e-4 * (1.0 + out[0].abs()));
+                }
+            }
+        }
+    }
+}
+
+/// SPEC §1 written out from the named parameters, independently of the stacked layout.
+#[cfg(test)]
+mod spec_tests {
+    use crate::analysis::dynamics::Dynamics;
+    use crate::rnn::{Activation, Arch, Network, Shape};
+    use ndarray::{Array1, Array2};
+
+    fn reference(net: &Network, s: &Array1<f64>, x: &Array1<f64>) -> Array1<f64> {
+        let shape = net.shape();
+        let p = net.params();
+        let get = |name: &str| {
+            let q = p.iter().find(|q| q.name == name).unwrap();
+            Array2::from_shape_vec(
+                (q.rows, q.cols),
+                q.values.iter().map(|&v| v as f64).collect(),
+            )
+            .unwrap()
+        };
+        let pre = |g: &str, h: &Array1<f64>| {
+            let sfx = if g.is_empty() {
+                String::new()
+            } else {
+                format!("_{g}")
+            };
+            get(&format!("W{sfx}")).dot(h)
+                + get(&format!("U{sfx}")).dot(x)
+                + get(&format!("b{sfx}")).column(0)
+        };
+        let phi = |v: Array1<f64>| match shape.activation {
+            Activation::Tanh => v.mapv(f64::tanh),
+            Activation::Relu => v.mapv(|a| a.max(0.0)),
+        };
+        let sig = |v: Array1<f64>| v.mapv(|a| 1.0 / (1.0 + (-a).exp()));
+        let n = shape.units;
+        match shape.arch {
+            Arch::Vanilla => phi(pre("", s)),
+            Arch::Ugrnn => {
+                let g = sig(pre("g", s));
+                let c = phi(pre("c", s));
+                &g * s + &(1.0 - &g) * &c
+            }
+            Arch::Gru => {
+                let z = sig(pre("z", s));
+                let r = sig(pre("r", s));
+                let c = phi(pre("c", &(&r * s)));
+                &z * s + &(1.0 - &z) * &c
+            }
+            Arch::Lstm => {
+                let (c, h) = (
+                    s.slice(ndarray::s![..n]).to_owned(),
+                    s.slice(ndarray::s![n..]).to_owned(),
+                );
+                let (i, f, o) = (sig(pre("i", &h)), sig(pre("f", &h)), sig(pre("o", &h)));
+                let g = phi(pre("g", &h));
+                let c2 = &f * &c + &i * &g;
+                let h2 = &o * &phi(c2.clone());
+                ndarray::concatenate![ndarray::Axis(0), c2, h2]
+            }
+        }
+    }
+
+    #[test]
+    fn step_is_the_spec_equation_from_named_parameters() {
+        for arch in Arch::ALL {
+            for activation in Activation::ALL {
+                let shape = Shape {
+                    arch,
+                    activation,
+                    units: 3,
+                    inputs: 2,
+                    outputs: 1,
+                };
+                let net = Network::init(shape, 21);
+                let dy = net.dynamics();
+                let d = shape.state_dim();
+                let s = Array1::from_shape_fn(d, |i| 0.7 - 0.45 * i as f64);
+                let x = Array1::from(vec![0.4, -1.1]);
+                let mut out = Array1::zeros(d);
+                dy.step(s.view(), x.view(), out.view_mut());
+                let want = reference(&net, &s, &x);
+                let err = (&out - &want).mapv(f64::abs).fold(0.0f64, |m, &v| m.max(v));
+                assert!(err < 1e-12, "{arch} {activation}: {out} vs {want}");
+                let mut y = Array1::zeros(1);
+                dy.readout(s.view(), y.view_mut());
+                let wy = &net.params()[net.params().len() - 2];
+                let h = s.slice(ndarray::s![d - 3..]);
+                let by = net.params().last().unwrap().values[0] as f64;
+                let want_y: f64 = by + (0..3).map(|j| wy.values[j] as f64 * h[j]).sum::<f64>();
+                assert!((y[0] - want_y).abs() < 1e-12);
+            }
+        }
+    }
+}

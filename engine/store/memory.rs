@@ -1,0 +1,195 @@
+//! `MemoryStore`: the `Store` contract in memory, for tests of the executor and the commands.
+//!
+//! Entries, slots and failures live in one `Mutex`; `lock_key` waits on a condition variable
+//! while another guard holds the key. `corrupt` makes the next `get` of a key report
+//! `Lookup::Corrupt` (and drop the entry), as a damaged file on disk would.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use super::{KeyLock, Lookup, SlotRecord, Store, StoreError};
+use crate::plan::Key;
+use crate::table::Output;
+
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<Key, Output>,
+    corrupt: HashSet<Key>,
+    slots: HashMap<String, SlotRecord>,
+    failures: HashMap<Key, String>,
+}
+
+#[derive(Default)]
+struct Locks {
+    held: Mutex<HashSet<Key>>,
+    released: Condvar,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+    locks: Arc<Locks>,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    /// Marks the entry of `key` as damaged: the next `get` removes it and reports it corrupt.
+    pub fn corrupt(&self, key: &Key) {
+        let mut inner = self.inner();
+        if inner.entries.contains_key(key) {
+            inner.corrupt.insert(*key);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner().entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A panic in another test thread must not hide the store's state.
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+struct MemoryLock {
+    locks: Arc<Locks>,
+    key: Key,
+}
+
+impl KeyLock for MemoryLock {}
+
+impl Drop for MemoryLock {
+    fn drop(&mut self) {
+        let mut held = self.locks.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.remove(&self.key);
+        self.locks.released.notify_all();
+    }
+}
+
+impl Store for MemoryStore {
+    fn contains(&self, key: &Key) -> bool {
+        self.inner().entries.contains_key(key)
+    }
+
+    fn get(&self, key: &Key) -> Result<Lookup, StoreError> {
+        let mut inner = self.inner();
+        if inner.corrupt.remove(key) {
+            inner.entries.remove(key);
+            return Ok(Lookup::Corrupt("marked corrupt by the test".to_string()));
+        }
+        Ok(match inner.entries.get(key) {
+            Some(output) => Lookup::Present(output.clone()),
+            None => Lookup::Missing,
+        })
+    }
+
+    fn put(&self, key: &Key, output: &Output) -> Result<(), StoreError> {
+        self.inner()
+            .entries
+            .entry(*key)
+            .or_insert_with(|| output.clone());
+        Ok(())
+    }
+
+    fn keys(&self) -> Result<Vec<Key>, StoreError> {
+        let mut keys: Vec<Key> = self.inner().entries.keys().copied().collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    fn remove(&self, key: &Key) -> Result<(), StoreError> {
+        let mut inner = self.inner();
+        inner.entries.remove(key);
+        inner.corrupt.remove(key);
+        Ok(())
+    }
+
+    fn lock_key(&self, key: &Key) -> Result<Box<dyn KeyLock>, StoreError> {
+        let mut held = self.locks.held.lock().unwrap_or_else(|e| e.into_inner());
+        while held.contains(key) {
+            held = self
+                .locks
+                .released
+                .wait(held)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        held.insert(*key);
+        Ok(Box::new(MemoryLock {
+            locks: Arc::clone(&self.locks),
+            key: *key,
+        }))
+    }
+
+    fn slot(&self, slot: &str) -> Option<SlotRecord> {
+        self.inner().slots.get(slot).cloned()
+    }
+
+    fn set_slot(&self, slot: &str, record: &SlotRecord) -> Result<(), StoreError> {
+        self.inner().slots.insert(slot.to_string(), record.clone());
+        Ok(())
+    }
+
+    fn set_failure(&self, key: &Key, message: Option<&str>) -> Result<(), StoreError> {
+        let mut inner = self.inner();
+        match message {
+            Some(m) => inner.failures.insert(*key, m.to_string()),
+            None => inner.failures.remove(key),
+        };
+        Ok(())
+    }
+
+    fn failure(&self, key: &Key) -> Option<String> {
+        self.inner().failures.get(key).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::{Column, Table};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    fn key(n: u64) -> Key {
+        Key::compute("test", 1, &serde_json::json!({ "n": n }), &[])
+    }
+
+    #[test]
+    fn put_get_corrupt_remove() {
+        let s = MemoryStore::new();
+        let out = Output::new().with("t", Table::new().with("x", Column::I64(vec![7])));
+        s.put(&key(1), &out).unwrap();
+        s.put(&key(1), &Output::new()).unwrap();
+        assert!(matches!(s.get(&key(1)).unwrap(), Lookup::Present(o) if o == out));
+        assert!(matches!(s.get(&key(2)).unwrap(), Lookup::Missing));
+        s.corrupt(&key(1));
+        assert!(matches!(s.get(&key(1)).unwrap(), Lookup::Corrupt(_)));
+        assert!(!s.contains(&key(1)));
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn lock_key_blocks_until_guard_drops() {
+        let s = Arc::new(MemoryStore::new());
+        let first = s.lock_key(&key(1)).unwrap();
+        let _other = s.lock_key(&key(2)).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let s2 = Arc::clone(&s);
+        let t = std::thread::spawn(move || {
+            let _g = s2.lock_key(&key(1)).unwrap();
+            tx.send(Instant::now()).unwrap();
+        });
+        assert!(rx.recv_timeout(Duration::from_millis(50)).is_err());
+        let released = Instant::now();
+        drop(first);
+        assert!(rx.recv_timeout(Duration::from_secs(5)).unwrap() >= released);
+        t.join().unwrap();
+    }
+}

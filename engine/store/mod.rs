@@ -1,0 +1,87 @@
+//! Where finished task outputs live, addressed by task key.
+//!
+//! `Store` is the only door to persistence; the executor and the commands see nothing else.
+//! Two implementations: `ParquetStore`, the on-disk cache (one folder per entry, one Parquet
+//! file per table, written to a temporary folder, synced and renamed into place, with each file's
+//! blake3 content hash recorded and checked on read), and `MemoryStore` for tests.
+//!
+//! Guarantees every implementation keeps:
+//! - `put` is atomic: after a crash an entry is either whole or absent.
+//! - `get` never serves damaged data: a corrupt entry is removed and reported as
+//!   `Lookup::Corrupt`, so the caller recomputes it.
+//! - Per-key locks let several processes share one store without running a task twice at once.
+
+mod codec;
+mod durable;
+mod memory;
+mod parquet;
+
+pub use codec::{read_table_file, write_table_file};
+pub use durable::LockGuard;
+pub use memory::MemoryStore;
+pub use parquet::ParquetStore;
+
+use crate::plan::Key;
+use crate::table::Output;
+
+/// What a lookup found.
+#[derive(Debug)]
+pub enum Lookup {
+    Present(Output),
+    Missing,
+    /// The entry was there but damaged; it has been removed. The string says what was wrong.
+    Corrupt(String),
+}
+
+/// A record kept beside the entries: which key last filled a task slot, so `plan` can say why a
+/// task reruns. Slots name a task independently of its parameters (study, kind, label).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SlotRecord {
+    pub key: String,
+    pub version: u32,
+    pub params_hash: String,
+    pub deps: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot {op} {path}: {source}")]
+    Io {
+        path: String,
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cache entry {key}: cannot encode table `{table}`: {message}")]
+    Encode {
+        key: String,
+        table: String,
+        message: String,
+    },
+    #[error("cannot write Parquet file {path}: {message}")]
+    WriteFile { path: String, message: String },
+    #[error("cannot read Parquet file {path}: {message}")]
+    ReadFile { path: String, message: String },
+}
+
+/// Held while a task runs; dropping it releases the lock.
+pub trait KeyLock: Send {}
+
+pub trait Store: Send + Sync {
+    /// Cheap presence check (no content verification): used by `plan` and no-op `apply`.
+    fn contains(&self, key: &Key) -> bool;
+    /// Reads and verifies an entry.
+    fn get(&self, key: &Key) -> Result<Lookup, StoreError>;
+    /// Writes an entry atomically. Writing a key that exists is a no-op.
+    fn put(&self, key: &Key, output: &Output) -> Result<(), StoreError>;
+    /// Every key with an entry.
+    fn keys(&self) -> Result<Vec<Key>, StoreError>;
+    fn remove(&self, key: &Key) -> Result<(), StoreError>;
+    /// Blocks until this process holds the exclusive lock for `key`.
+    fn lock_key(&self, key: &Key) -> Result<Box<dyn KeyLock>, StoreError>;
+    fn slot(&self, slot: &str) -> Option<SlotRecord>;
+    fn set_slot(&self, slot: &str, record: &SlotRecord) -> Result<(), StoreError>;
+    /// Records a task failure (kept so `status` can show it); cleared by a later success.
+    fn set_failure(&self, key: &Key, message: Option<&str>) -> Result<(), StoreError>;
+    fn failure(&self, key: &Key) -> Option<String>;
+}

@@ -1,0 +1,519 @@
+//! `ParquetStore`: the on-disk cache, one folder per entry, one Parquet file per table.
+//!
+//! Layout of a cache folder (default `cache/`):
+//!
+//! ```text
+//! objects/<2 hex>/<64 hex key>/   one entry
+//!     <table>.parquet             one file per table of the task's `Output`
+//!     _entry.json                 format, and per table: file, byte size, blake3 hash, rows
+//! .tmp/<key>.<unique>/            an entry being written
+//! .tmp/<key>.<unique>.lock        held (flock) by its writer while it writes
+//! .trash/                         entries being deleted (renamed here first)
+//! _locks/<key>                    per-key lock files (`lock_key`); never deleted
+//! _cache.lock                     cache-wide lock: `gc` exclusive, `apply` shared
+//! _slots/<blake3(slot)>.json      which key last filled a task slot
+//! _failures/<key>.txt             the last failure of a task
+//! ```
+//!
+//! Everything that is not an entry starts with `.` or `_`, which pyarrow, polars and DuckDB skip.
+//!
+//! Tables are encoded by `codec`: Bool→Boolean, I64→Int64, F32→Float32, F64→Float64,
+//! Str→Utf8, ListF32→`List<Float32>` (items non-nullable), snappy-compressed; column order, types
+//! and the schema of zero-row tables survive the round trip.
+//!
+//! Guarantees:
+//! - `put` writes every file into `.tmp/<key>.<unique>/`, syncs each file and the folder, then
+//!   renames the folder into `objects/` (atomic on POSIX) and syncs the parent. A crash leaves
+//!   only the temporary folder, which no lookup sees. If another writer got there first, the
+//!   temporary folder is dropped and `put` succeeds. On error (a full disk included) the
+//!   temporary folder is removed and the error names the operation and the file.
+//! - `contains` only checks that `_entry.json` exists: every entry gets its `_entry.json` before
+//!   the rename, so an entry folder without one is damaged.
+//! - `get` checks every file's size and blake3 hash against `_entry.json` before decoding, and
+//!   the decoded row counts after. Any mismatch, a missing file, undecodable Parquet or an
+//!   unreadable `_entry.json` removes the entry and returns `Lookup::Corrupt(reason)`.
+//! - `remove` renames the entry into `.trash/` (atomic), then deletes it.
+//! - `open` removes temporary folders whose writer is gone: a writer holds the lock on its
+//!   `.lock` file from before the folder exists until after the folder is renamed or removed,
+//!   so a lock that can be taken means a dead writer. `.trash/` is emptied, and temporary slot
+//!   and failure files older than an hour are removed.
+//!
+//! Locks are `flock` locks (std's `File::lock`): they exclude other processes and other handles
+//! within this process, and the kernel releases them when a process dies. Unix only.
+
+use std::fs::{self, File};
+use std::io::{self, ErrorKind};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::codec::{decode, encode};
+use super::durable::{
+    create_dir, io_error, lock, lock_new, sync_dir, try_lock, unique, write_atomic, HashingWriter,
+    LockGuard, Mode,
+};
+use super::{KeyLock, Lookup, SlotRecord, Store, StoreError};
+use crate::plan::Key;
+use crate::table::{Output, Table};
+
+/// Version of `_entry.json` and of the entry folder layout.
+const ENTRY_FORMAT: u32 = 1;
+const ENTRY_FILE: &str = "_entry.json";
+const TEMP_FILE_MAX_AGE: Duration = Duration::from_secs(3600);
+
+#[derive(Serialize, Deserialize)]
+struct EntryMeta {
+    format: u32,
+    key: String,
+    tables: Vec<TableMeta>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TableMeta {
+    name: String,
+    file: String,
+    bytes: u64,
+    blake3: String,
+    rows: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SlotFile {
+    slot: String,
+    record: SlotRecord,
+}
+
+/// The on-disk cache rooted at a folder.
+#[derive(Debug)]
+pub struct ParquetStore {
+    root: PathBuf,
+}
+
+/// Table names become file names: plain ASCII, not hidden, not a marker.
+fn check_table_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with(['.', '_'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "table name `{name}` must be ASCII letters, digits, `_`, `-` or `.` and not start \
+             with `.` or `_`"
+        ))
+    }
+}
+
+/// Why an entry is damaged, or an I/O failure that says nothing about the entry.
+enum Damage {
+    Corrupt(String),
+    Io(StoreError),
+}
+
+impl ParquetStore {
+    /// Opens (creating if needed) the cache at `path` and clears what dead writers left.
+    pub fn open(path: impl AsRef<Path>) -> Result<ParquetStore, StoreError> {
+        let store = ParquetStore {
+            root: path.as_ref().to_path_buf(),
+        };
+        for dir in ["objects", ".tmp", ".trash", "_locks", "_slots", "_failures"] {
+            create_dir(&store.root.join(dir))?;
+        }
+        store.clean_temporaries();
+        Ok(store)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Held by every process that reads or writes entries (`apply`, `export`).
+    pub fn lock_shared(&self) -> Result<LockGuard, StoreError> {
+        lock(&self.root.join("_cache.lock"), Mode::Shared)
+    }
+
+    /// Held by `gc` while it deletes entries.
+    pub fn lock_exclusive(&self) -> Result<LockGuard, StoreError> {
+        lock(&self.root.join("_cache.lock"), Mode::Exclusive)
+    }
+
+    /// The cache-wide exclusive lock if no other process uses the cache now.
+    pub fn try_lock_exclusive(&self) -> Result<Option<LockGuard>, StoreError> {
+        try_lock(&self.root.join("_cache.lock"))
+    }
+
+    /// Total bytes of an entry's table files, from its `_entry.json` (not verified).
+    pub fn entry_size(&self, key: &Key) -> Option<u64> {
+        let text = fs::read(self.entry_dir(key).join(ENTRY_FILE)).ok()?;
+        let meta: EntryMeta = serde_json::from_slice(&text).ok()?;
+        Some(meta.tables.iter().map(|t| t.bytes).sum())
+    }
+
+    fn entry_dir(&self, key: &Key) -> PathBuf {
+        let hex = key.hex();
+        self.root.join("objects").join(&hex[..2]).join(hex)
+    }
+
+    /// Moves `dir` out of sight into `.trash/` and deletes it; absent is fine.
+    fn discard(&self, dir: &Path, label: &str) -> Result<(), StoreError> {
+        let aside = self
+            .root
+            .join(".trash")
+            .join(format!("{label}.{}", unique()));
+        match fs::rename(dir, &aside) {
+            Ok(()) => {
+                let _ = fs::remove_dir_all(&aside);
+                Ok(())
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error(dir, "move aside", e)),
+        }
+    }
+
+    fn read_entry(&self, key: &Key, dir: &Path) -> Result<Output, Damage> {
+        let meta_path = dir.join(ENTRY_FILE);
+        let text = read_or_damage(&meta_path)?;
+        let meta: EntryMeta = serde_json::from_slice(&text)
+            .map_err(|e| Damage::Corrupt(format!("{ENTRY_FILE} is not valid: {e}")))?;
+        if meta.format != ENTRY_FORMAT || meta.key != key.hex() {
+            return Err(Damage::Corrupt(format!(
+                "{ENTRY_FILE} is for format {} key {}, expected format {ENTRY_FORMAT} key {key}",
+                meta.format, meta.key
+            )));
+        }
+        let mut output = Output::new();
+        for t in &meta.tables {
+            output.tables.insert(t.name.clone(), read_table(dir, t)?);
+        }
+        Ok(output)
+    }
+
+    fn write_entry(&self, key: &Key, output: &Output, dir: &Path) -> Result<(), StoreError> {
+        let mut tables = Vec::new();
+        for (name, table) in &output.tables {
+            let file = format!("{name}.parquet");
+            let (bytes, blake3) = write_table(&dir.join(&file), table, key, name)?;
+            tables.push(TableMeta {
+                name: name.clone(),
+                file,
+                bytes,
+                blake3,
+                rows: table.num_rows() as u64,
+            });
+        }
+        let meta = EntryMeta {
+            format: ENTRY_FORMAT,
+            key: key.hex(),
+            tables,
+        };
+        let path = dir.join(ENTRY_FILE);
+        let text = serde_json::to_vec_pretty(&meta).expect("entry metadata serialises");
+        write_synced(&path, &text)?;
+        sync_dir(dir)
+    }
+
+    /// Renames the finished temporary folder into place; a complete entry already there wins.
+    fn publish(&self, key: &Key, tmp: &Path) -> Result<(), StoreError> {
+        let target = self.entry_dir(key);
+        let parent = target.parent().expect("entry folders have a parent");
+        if !parent.exists() {
+            create_dir(parent)?;
+            sync_dir(&self.root.join("objects"))?;
+        }
+        if let Err(e) = fs::rename(tmp, &target) {
+            if self.contains(key) {
+                return Ok(());
+            }
+            if !target.exists() {
+                return Err(io_error(&target, "rename into place", e));
+            }
+            // A folder without `_entry.json` is a damaged entry: replace it.
+            self.discard(&target, &format!("{key}.damaged"))?;
+            if let Err(e) = fs::rename(tmp, &target) {
+                if !self.contains(key) {
+                    return Err(io_error(&target, "rename into place", e));
+                }
+            }
+        }
+        sync_dir(parent)
+    }
+
+    /// Best effort: what crashed writers and interrupted deletions left behind.
+    fn clean_temporaries(&self) {
+        let tmp = self.root.join(".tmp");
+        for name in dir_names(&tmp) {
+            let path = tmp.join(&name);
+            if let Some(folder) = name.strip_suffix(".lock") {
+                if !tmp.join(folder).exists() {
+                    if let Ok(Some(_held)) = try_lock(&path) {
+                        let _ = fs::remove_file(&path);
+                    }
+                }
+                continue;
+            }
+            let lock_path = tmp.join(format!("{name}.lock"));
+            if !lock_path.exists() {
+                let _ = fs::remove_dir_all(&path);
+            } else if let Ok(Some(_held)) = try_lock(&lock_path) {
+                let _ = fs::remove_dir_all(&path);
+                let _ = fs::remove_file(&lock_path);
+            }
+        }
+        let trash = self.root.join(".trash");
+        for name in dir_names(&trash) {
+            let _ = fs::remove_dir_all(trash.join(name));
+        }
+        for dir in ["_slots", "_failures"] {
+            let dir = self.root.join(dir);
+            for name in dir_names(&dir) {
+                let path = dir.join(&name);
+                if name.starts_with('.') && name.ends_with(".tmp") && older_than(&path) {
+                    let _ = fs::remove_file(path);
+                }
+            }
+        }
+    }
+
+    fn slot_path(&self, slot: &str) -> PathBuf {
+        let hash = blake3::hash(slot.as_bytes()).to_hex();
+        self.root.join("_slots").join(format!("{hash}.json"))
+    }
+
+    fn failure_path(&self, key: &Key) -> PathBuf {
+        self.root.join("_failures").join(format!("{key}.txt"))
+    }
+}
+
+fn dir_names(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .map(|it| {
+            it.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn older_than(path: &Path) -> bool {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|age| age > TEMP_FILE_MAX_AGE)
+}
+
+fn read_or_damage(path: &Path) -> Result<Vec<u8>, Damage> {
+    fs::read(path).map_err(|e| match e.kind() {
+        ErrorKind::NotFound => Damage::Corrupt(format!("{} is missing", file_name(path))),
+        _ => Damage::Io(io_error(path, "read", e)),
+    })
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
+
+/// Reads, verifies and decodes one table file of an entry.
+fn read_table(dir: &Path, t: &TableMeta) -> Result<Table, Damage> {
+    if check_table_name(&t.name).is_err() || t.file != format!("{}.parquet", t.name) {
+        return Err(Damage::Corrupt(format!(
+            "{ENTRY_FILE} names table `{}` in file `{}`",
+            t.name, t.file
+        )));
+    }
+    let data = read_or_damage(&dir.join(&t.file))?;
+    if data.len() as u64 != t.bytes {
+        return Err(Damage::Corrupt(format!(
+            "{} has {} bytes, expected {}",
+            t.file,
+            data.len(),
+            t.bytes
+        )));
+    }
+    if blake3::hash(&data).to_hex().as_str() != t.blake3 {
+        return Err(Damage::Corrupt(format!(
+            "{} fails its blake3 check",
+            t.file
+        )));
+    }
+    let table = decode(bytes::Bytes::from(data))
+        .map_err(|e| Damage::Corrupt(format!("{} does not decode: {e}", t.file)))?;
+    if table.num_rows() as u64 != t.rows {
+        return Err(Damage::Corrupt(format!(
+            "{} has {} rows, expected {}",
+            t.file,
+            table.num_rows(),
+            t.rows
+        )));
+    }
+    Ok(table)
+}
+
+/// Encodes `table` into a new synced file; returns its size and blake3 hash.
+fn write_table(
+    path: &Path,
+    table: &Table,
+    key: &Key,
+    name: &str,
+) -> Result<(u64, String), StoreError> {
+    let file = File::create(path).map_err(|e| io_error(path, "create", e))?;
+    let mut out = HashingWriter::new(file);
+    if let Err(e) = encode(table, &mut out) {
+        return Err(match out.take_error() {
+            Some(io) => io_error(path, "write", io),
+            None => StoreError::Encode {
+                key: key.hex(),
+                table: name.to_string(),
+                message: e.to_string(),
+            },
+        });
+    }
+    let (file, bytes, hash) = out.finish();
+    file.sync_all().map_err(|e| io_error(path, "sync", e))?;
+    Ok((bytes, hash))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    use std::io::Write;
+    let mut f = File::create(path).map_err(|e| io_error(path, "create", e))?;
+    f.write_all(bytes).map_err(|e| io_error(path, "write", e))?;
+    f.sync_all().map_err(|e| io_error(path, "sync", e))
+}
+
+/// A temporary entry folder and the lock that marks its writer alive; removed on drop unless
+/// it was renamed away.
+struct TempEntry {
+    dir: PathBuf,
+    lock_path: PathBuf,
+    _lock: LockGuard,
+}
+
+impl TempEntry {
+    fn create(root: &Path, key: &Key) -> Result<TempEntry, StoreError> {
+        let tmp = root.join(".tmp");
+        loop {
+            let name = format!("{key}.{}", unique());
+            let lock_path = tmp.join(format!("{name}.lock"));
+            let Some(lock) = lock_new(&lock_path)? else {
+                continue;
+            };
+            let dir = tmp.join(name);
+            fs::create_dir(&dir).map_err(|e| io_error(&dir, "create folder", e))?;
+            return Ok(TempEntry {
+                dir,
+                lock_path,
+                _lock: lock,
+            });
+        }
+    }
+}
+
+impl Drop for TempEntry {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+        let _ = fs::remove_file(&self.lock_path);
+    }
+}
+
+impl Store for ParquetStore {
+    fn contains(&self, key: &Key) -> bool {
+        self.entry_dir(key).join(ENTRY_FILE).is_file()
+    }
+
+    fn get(&self, key: &Key) -> Result<Lookup, StoreError> {
+        let dir = self.entry_dir(key);
+        if !dir.exists() {
+            return Ok(Lookup::Missing);
+        }
+        match self.read_entry(key, &dir) {
+            Ok(output) => Ok(Lookup::Present(output)),
+            Err(Damage::Io(e)) => Err(e),
+            Err(Damage::Corrupt(reason)) => {
+                self.discard(&dir, &format!("{key}.corrupt"))?;
+                Ok(Lookup::Corrupt(reason))
+            }
+        }
+    }
+
+    fn put(&self, key: &Key, output: &Output) -> Result<(), StoreError> {
+        if self.contains(key) {
+            return Ok(());
+        }
+        for name in output.tables.keys() {
+            check_table_name(name).map_err(|message| StoreError::Encode {
+                key: key.hex(),
+                table: name.clone(),
+                message,
+            })?;
+        }
+        let tmp = TempEntry::create(&self.root, key)?;
+        self.write_entry(key, output, &tmp.dir)?;
+        self.publish(key, &tmp.dir)
+    }
+
+    fn keys(&self) -> Result<Vec<Key>, StoreError> {
+        let objects = self.root.join("objects");
+        let mut keys = Vec::new();
+        let prefixes = fs::read_dir(&objects).map_err(|e| io_error(&objects, "list", e))?;
+        for prefix in prefixes {
+            let prefix = prefix.map_err(|e| io_error(&objects, "list", e))?;
+            let prefix_name = prefix.file_name().to_string_lossy().into_owned();
+            for name in dir_names(&prefix.path()) {
+                if let Some(key) = Key::from_hex(&name) {
+                    if name.starts_with(&prefix_name) && self.contains(&key) {
+                        keys.push(key);
+                    }
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    fn remove(&self, key: &Key) -> Result<(), StoreError> {
+        self.discard(&self.entry_dir(key), &key.hex())
+    }
+
+    fn lock_key(&self, key: &Key) -> Result<Box<dyn KeyLock>, StoreError> {
+        let guard = lock(&self.root.join("_locks").join(key.hex()), Mode::Exclusive)?;
+        Ok(Box::new(guard))
+    }
+
+    fn slot(&self, slot: &str) -> Option<SlotRecord> {
+        let text = fs::read(self.slot_path(slot)).ok()?;
+        let file: SlotFile = serde_json::from_slice(&text).ok()?;
+        (file.slot == slot).then_some(file.record)
+    }
+
+    fn set_slot(&self, slot: &str, record: &SlotRecord) -> Result<(), StoreError> {
+        let file = SlotFile {
+            slot: slot.to_string(),
+            record: record.clone(),
+        };
+        let text = serde_json::to_vec_pretty(&file).expect("slot records serialise");
+        write_atomic(&self.slot_path(slot), &text)
+    }
+
+    fn set_failure(&self, key: &Key, message: Option<&str>) -> Result<(), StoreError> {
+        let path = self.failure_path(key);
+        match message {
+            Some(m) => write_atomic(&path, m.as_bytes()),
+            None => match fs::remove_file(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error(&path, "remove", e)),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    fn failure(&self, key: &Key) -> Option<String> {
+        fs::read_to_string(self.failure_path(key)).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests;

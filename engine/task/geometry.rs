@@ -1,0 +1,150 @@
+//! Representational distances between every pair of networks of a study (`svcca`, `cka`,
+//! `shape`), from their probe states. Networks that diverged are left out and listed in the
+//! `excluded` table, never silently.
+
+use super::network::NetworkRow;
+use super::{params, Context, Registry, TaskError, TaskKind};
+use crate::analysis::{cka, shape, svcca};
+use crate::table::{Column, Output, Table};
+use ndarray::{Array2, ArrayView2};
+
+pub fn register(r: &mut Registry) {
+    r.register(Box::new(Distance { metric: "svcca" }));
+    r.register(Box::new(Distance { metric: "cka" }));
+    r.register(Box::new(Distance { metric: "shape" }));
+}
+
+struct Distance {
+    metric: &'static str,
+}
+
+#[derive(serde::Deserialize)]
+struct SvccaParams {
+    variance: f64,
+}
+
+impl TaskKind for Distance {
+    fn name(&self) -> &'static str {
+        self.metric
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn run(
+        &self,
+        _: &Context,
+        p: &serde_json::Value,
+        inputs: &[Output],
+    ) -> Result<Output, TaskError> {
+        let (members, excluded, xs) = probe_matrices(inputs)?;
+        let views: Vec<ArrayView2<f32>> = xs.iter().map(|x| x.view()).collect();
+        let d = match self.metric {
+            "svcca" => svcca::svcca_matrix(&views, params::<SvccaParams>(p)?.variance),
+            "cka" => cka::cka_matrix(&views),
+            _ => shape::shape_matrix(&views),
+        }
+        .map_err(|e| TaskError::Failed(format!("{}: {e}", self.metric)))?;
+        if let Some(v) = d.iter().find(|v| !v.is_finite()) {
+            return Err(TaskError::Failed(format!(
+                "{} produced a non-finite distance ({v})",
+                self.metric
+            )));
+        }
+        Ok(distance_output(self.metric, &members, &excluded, &d))
+    }
+}
+
+/// The states of every usable network as `(trials·T) × N` matrices, with their rows.
+pub fn probe_matrices(
+    inputs: &[Output],
+) -> Result<(Vec<NetworkRow>, Vec<(String, String)>, Vec<Array2<f32>>), TaskError> {
+    let (mut members, mut excluded, mut xs) = (Vec::new(), Vec::new(), Vec::new());
+    for out in inputs {
+        let row = NetworkRow::of(out)?;
+        if !row.ok() {
+            excluded.push((
+                row.network_id.clone(),
+                format!("{}: {}", row.status, row.reason),
+            ));
+            continue;
+        }
+        let h = out.table("states")?.lists("h")?;
+        let n = h.first().map_or(0, |v| v.len());
+        let flat: Vec<f32> = h.iter().flatten().copied().collect();
+        let x = Array2::from_shape_vec((h.len(), n), flat)
+            .map_err(|e| TaskError::Failed(format!("states of {}: {e}", row.network_id)))?;
+        members.push(row);
+        xs.push(x);
+    }
+    if members.len() < 2 {
+        return Err(TaskError::Failed(format!(
+            "a distance needs at least 2 usable networks, found {}",
+            members.len()
+        )));
+    }
+    Ok((members, excluded, xs))
+}
+
+/// `similarity` (all ordered pairs, the diagonal included, so a pivot gives the full matrix),
+/// `members` (matrix order, with the labels clustering needs) and `excluded`.
+pub fn distance_output(
+    metric: &str,
+    members: &[NetworkRow],
+    excluded: &[(String, String)],
+    d: &Array2<f64>,
+) -> Output {
+    let n = members.len();
+    let ids: Vec<&String> = members.iter().map(|m| &m.network_id).collect();
+    let mut a = Vec::with_capacity(n * n);
+    let mut b = Vec::with_capacity(n * n);
+    let mut dist = Vec::with_capacity(n * n);
+    for i in 0..n {
+        for j in 0..n {
+            a.push(ids[i].clone());
+            b.push(ids[j].clone());
+            dist.push(d[[i, j]]);
+        }
+    }
+    let similarity = Table::new()
+        .with("metric", Column::Str(vec![metric.to_string(); n * n]))
+        .with("network_a", Column::Str(a))
+        .with("network_b", Column::Str(b))
+        .with("distance", Column::F64(dist));
+    let mut member_table = Table::new();
+    for m in members {
+        member_table
+            .append(&m.to_table())
+            .expect("network rows share a schema");
+    }
+    let excluded = Table::new()
+        .with(
+            "metric",
+            Column::Str(vec![metric.to_string(); excluded.len()]),
+        )
+        .with(
+            "network_id",
+            Column::Str(excluded.iter().map(|e| e.0.clone()).collect()),
+        )
+        .with(
+            "reason",
+            Column::Str(excluded.iter().map(|e| e.1.clone()).collect()),
+        );
+    Output::new()
+        .with("similarity", similarity)
+        .with("members", member_table)
+        .with("excluded", excluded)
+}
+
+/// Reads back a distance output: the members and the square matrix.
+pub fn read_distance(out: &Output) -> Result<(String, Vec<NetworkRow>, Array2<f64>), TaskError> {
+    let m = out.table("members")?;
+    let members: Vec<NetworkRow> = (0..m.num_rows())
+        .map(|i| NetworkRow::from_table(m, i))
+        .collect::<Result<_, _>>()?;
+    let s = out.table("similarity")?;
+    let n = members.len();
+    let d = Array2::from_shape_vec((n, n), s.f64s("distance")?.to_vec())
+        .map_err(|e| TaskError::Failed(format!("distance matrix: {e}")))?;
+    let metric = s.strs("metric")?.first().cloned().unwrap_or_default();
+    Ok((metric, members, d))
+}

@@ -1,0 +1,100 @@
+//! Task kinds: the one small trait through which work plugs into the engine, and the registry
+//! of every kind census knows.
+//!
+//! A kind is a pure function of its parameters and its inputs (the outputs of the tasks it
+//! depends on, in the order the planner gave them). It never reads files, the clock or the
+//! environment, so its output is a function of its key. Bump `version` when the numbers a kind
+//! produces change; that reruns it and everything downstream.
+
+use crate::plan::Key;
+use crate::table::{Output, TableError};
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+
+mod dynamics;
+mod geometry;
+pub mod network;
+mod summary;
+mod topology;
+pub mod train;
+
+pub use network::NetworkRow;
+
+/// What a running task may know besides its parameters and inputs.
+pub struct Context<'a> {
+    /// The task's own key (a trained network's id is its train task's key).
+    pub key: Key,
+    /// Set on Ctrl-C; long tasks check it and return `TaskError::Cancelled`.
+    pub cancel: &'a AtomicBool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error("bad parameters: {0}")]
+    Params(#[from] serde_json::Error),
+    #[error("input: {0}")]
+    Input(#[from] TableError),
+    #[error("{0}")]
+    Failed(String),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+pub trait TaskKind: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// The algorithm version; part of every key of this kind.
+    fn version(&self) -> u32;
+    fn run(
+        &self,
+        ctx: &Context,
+        params: &serde_json::Value,
+        inputs: &[Output],
+    ) -> Result<Output, TaskError>;
+}
+
+/// Every task kind, by name.
+pub struct Registry {
+    kinds: BTreeMap<&'static str, Box<dyn TaskKind>>,
+}
+
+impl Registry {
+    pub fn empty() -> Registry {
+        Registry {
+            kinds: BTreeMap::new(),
+        }
+    }
+
+    /// The kinds census ships.
+    pub fn standard() -> Registry {
+        let mut r = Registry::empty();
+        train::register(&mut r);
+        geometry::register(&mut r);
+        dynamics::register(&mut r);
+        summary::register(&mut r);
+        r
+    }
+
+    pub fn register(&mut self, kind: Box<dyn TaskKind>) {
+        self.kinds.insert(kind.name(), kind);
+    }
+
+    pub fn get(&self, name: &str) -> Option<&dyn TaskKind> {
+        self.kinds.get(name).map(|k| k.as_ref())
+    }
+
+    pub fn version(&self, name: &str) -> Option<u32> {
+        self.get(name).map(|k| k.version())
+    }
+}
+
+/// Reads a kind's parameters from the planner's JSON.
+pub fn params<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, TaskError> {
+    Ok(serde_json::from_value(v.clone())?)
+}
+
+/// A 64-bit seed derived from named parts, so independent streams never share a seed.
+pub fn derive_seed(parts: &impl serde::Serialize) -> u64 {
+    let bytes = serde_json::to_vec(parts).expect("seed parts serialise");
+    let h = blake3::hash(&bytes);
+    u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes"))
+}

@@ -1,0 +1,109 @@
+//! Caching proven by counting what ran: once on a fresh cache, never again on a rerun, and after
+//! an edit exactly the changed tasks and their dependents.
+
+use crate::common::{apply, counts, manifest, ran, TINY};
+use census::exec::Reason;
+use census::ops::plan_report;
+use census::store::ParquetStore;
+
+// 2 configs × 2 seeds × (trained + untrained) = 8 networks.
+const FRESH: &[(&str, usize)] = &[
+    ("train", 8),
+    ("probe", 8),
+    ("svcca", 1),
+    ("cka", 1),
+    ("mds", 2),
+    ("clustering", 2),
+];
+
+#[test]
+fn fresh_apply_runs_everything_once_and_a_rerun_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = apply(TINY, dir.path());
+    assert_eq!(ran(&first), counts(FRESH));
+    let second = apply(TINY, dir.path());
+    assert!(second.ran.is_empty(), "reran {:?}", second.ran);
+    assert_eq!(second.cached, 22);
+}
+
+#[test]
+fn editing_one_analysis_parameter_reruns_it_and_its_dependents() {
+    let dir = tempfile::tempdir().unwrap();
+    apply(TINY, dir.path());
+    let edited = TINY.replace("variance = 0.95", "variance = 0.9");
+    let store = ParquetStore::open(dir.path()).unwrap();
+    let plan =
+        census::ops::plan_of(&manifest(&edited), &census::task::Registry::standard()).unwrap();
+    let report = plan_report(&plan, &store);
+    assert_eq!(
+        report.kinds["svcca"].reasons.get(&Reason::ParamsChanged),
+        Some(&1)
+    );
+    assert_eq!(
+        report.kinds["mds"].reasons.get(&Reason::UpstreamChanged),
+        Some(&1)
+    );
+    assert_eq!(report.kinds["train"].run, 0);
+    let s = apply(&edited, dir.path());
+    assert_eq!(
+        ran(&s),
+        counts(&[("svcca", 1), ("mds", 1), ("clustering", 1)])
+    );
+}
+
+#[test]
+fn adding_a_seed_runs_only_the_new_networks_and_the_study_level_analyses() {
+    let dir = tempfile::tempdir().unwrap();
+    apply(TINY, dir.path());
+    let s = apply(&TINY.replace("seeds = 2", "seeds = 3"), dir.path());
+    // The new seed: 2 configs × (trained + untrained); distances see new members.
+    assert_eq!(
+        ran(&s),
+        counts(&[
+            ("train", 4),
+            ("probe", 4),
+            ("svcca", 1),
+            ("cka", 1),
+            ("mds", 2),
+            ("clustering", 2)
+        ])
+    );
+}
+
+#[test]
+fn reformatting_the_manifest_reruns_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    apply(TINY, dir.path());
+    let reformatted = TINY
+        .replace(
+            "arch = [\"vanilla\", \"gru\"]",
+            "# the two architectures, reversed\narch = [ \"gru\",\"vanilla\" ]",
+        )
+        .replace("l2 = [1e-4]", "l2 = [0.0001]")
+        .replace(
+            "iterations = 5\nbatch = 8",
+            "batch = 8 # comment\niterations   =   5",
+        )
+        .replace(
+            "kind = \"svcca\"\nvariance = 0.95",
+            "variance = 0.95\nkind = \"svcca\"",
+        );
+    assert_ne!(reformatted, TINY);
+    let s = apply(&reformatted, dir.path());
+    assert!(s.ran.is_empty(), "reran {:?}", s.ran);
+}
+
+#[test]
+fn search_trials_select_and_seeds_are_separate_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_search = TINY.replace(
+        "[study.probe]",
+        "[study.search]\ntrials = 2\niterations = 3\n\n[study.probe]",
+    );
+    let s = apply(&with_search, dir.path());
+    assert_eq!(s.ran_of("search_trial"), 4);
+    assert_eq!(s.ran_of("select"), 2);
+    let more = apply(&with_search.replace("seeds = 2", "seeds = 3"), dir.path());
+    assert_eq!(more.ran_of("search_trial") + more.ran_of("select"), 0);
+    assert_eq!(more.ran_of("train"), 4);
+}

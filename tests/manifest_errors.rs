@@ -1,0 +1,192 @@
+//! Bad input: every manifest in `tests/manifests/bad/` is `base.toml` with one mistake; each must
+//! be rejected with the right line, field and an explanation.
+
+use census::manifest::load;
+use std::path::{Path, PathBuf};
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/manifests")
+}
+
+/// (file, line, field, words the message must contain). Line 0: the error is about the whole file.
+const CASES: &[(&str, usize, &str, &str)] = &[
+    ("bad_study_name", 3, "study[0].name", "only letters"),
+    (
+        "duplicate_analysis",
+        25,
+        "study[0].analysis[1]",
+        "declared twice",
+    ),
+    ("duplicate_study", 28, "study[1].name", "exists already"),
+    ("empty_arch", 7, "study[0].grid.arch", "list is empty"),
+    (
+        "exclude_everything",
+        12,
+        "study[0].grid.exclude",
+        "remove every configuration",
+    ),
+    ("flip_prob_above_one", 4, "study[0].task", "flip_prob"),
+    (
+        "iterations_wrong_type",
+        14,
+        "study[0].train.iterations",
+        "expected u64",
+    ),
+    ("malformed_toml", 10, "", "missing comma"),
+    (
+        "mds_without_distance",
+        24,
+        "study[0].analysis[1]",
+        "needs a distance",
+    ),
+    (
+        "misspelt_analysis_param",
+        21,
+        "study[0].analysis[0]",
+        "expected `variance`",
+    ),
+    (
+        "momentum_above_one",
+        15,
+        "study[0].train.momentum",
+        "got 1.5",
+    ),
+    ("negative_l2", 10, "study[0].grid.l2", ">= 0"),
+    ("no_study", 0, "study", "declares no study"),
+    (
+        "probe_zero_trials",
+        18,
+        "study[0].probe.trials",
+        "at least 1",
+    ),
+    ("range_step_zero", 9, "study[0].grid.units", "step"),
+    (
+        "search_range_reversed",
+        19,
+        "study[0].search.lr0",
+        "[low, high]",
+    ),
+    (
+        "topology_without_fixed_points",
+        25,
+        "study[0].analysis[1]",
+        "needs a `fixed_points`",
+    ),
+    ("units_negative", 9, "study[0].grid.units[0]", "`-4`"),
+    (
+        "units_wrong_type",
+        9,
+        "study[0].grid.units",
+        "a list of non-negative integers",
+    ),
+    (
+        "units_zero",
+        9,
+        "study[0].grid.units",
+        "between 1 and 65536",
+    ),
+    (
+        "unknown_activation",
+        8,
+        "study[0].grid.activation[0]",
+        "expected `tanh` or `relu`",
+    ),
+    (
+        "unknown_analysis",
+        22,
+        "study[0].analysis[0].kind",
+        "expected one of `svcca`",
+    ),
+    (
+        "unknown_arch",
+        7,
+        "study[0].grid.arch[1]",
+        "expected one of `vanilla`, `ugrnn`, `gru`, `lstm`",
+    ),
+    (
+        "unknown_grid_key",
+        9,
+        "study[0].grid.unit",
+        "unknown field `unit`",
+    ),
+    (
+        "unknown_task_kind",
+        4,
+        "study[0].task.kind",
+        "expected one of `flipflop`, `sine`, `cdi`",
+    ),
+    (
+        "unknown_task_param",
+        4,
+        "study[0].task",
+        "unknown field `bitz`",
+    ),
+    (
+        "unknown_top_level_key",
+        2,
+        "studdy",
+        "unknown field `studdy`",
+    ),
+    (
+        "variance_above_one",
+        21,
+        "study[0].analysis[0].variance",
+        "(0, 1]",
+    ),
+    (
+        "zero_seeds",
+        11,
+        "study[0].grid.seeds",
+        "between 1 and 1000000",
+    ),
+];
+
+#[test]
+fn the_base_manifest_is_valid() {
+    load(&dir().join("base.toml")).unwrap();
+}
+
+#[test]
+fn every_bad_manifest_names_line_field_and_reason() {
+    let mut listed: Vec<&str> = CASES.iter().map(|c| c.0).collect();
+    listed.sort();
+    let mut files: Vec<String> = std::fs::read_dir(dir().join("bad"))
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    files.sort();
+    assert_eq!(
+        listed, files,
+        "every corpus file has a case and every case a file"
+    );
+    let mut wrong = Vec::new();
+    for &(name, line, field, words) in CASES {
+        let path = dir().join("bad").join(format!("{name}.toml"));
+        let err = match load(&path) {
+            Ok(_) => {
+                wrong.push(format!("{name}: accepted"));
+                continue;
+            }
+            Err(e) => e,
+        };
+        let text = err.to_string();
+        let ok = err.line == line
+            && err.field == field
+            && text.contains(words)
+            && text.starts_with(&path.display().to_string());
+        if !ok {
+            wrong.push(format!(
+                "(\"{name}\", {}, \"{}\", ...): {text}",
+                err.line, err.field
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "wrong errors:\n{}", wrong.join("\n"));
+}

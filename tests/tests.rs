@@ -1,0 +1,6 @@
+//! Integration tests: one binary, one module per concern.
+
+mod caching;
+mod common;
+mod crash;
+mod manifest_errors;
