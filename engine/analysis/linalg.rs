@@ -6,7 +6,7 @@
 //! - [`thin_svd`], [`svd_values_right`], [`singular_values`]: SVD of any real matrix;
 //! - [`sym_eigen`]: eigenvalues (ascending) and eigenvectors of a symmetric matrix;
 //! - [`matmul`], [`matmul_tn`]: `A·B` and `Aᵀ·B`;
-//! - [`centred`]: an `f32` state matrix as column-centred `f64` (column-major, as faer likes);
+//! - [`centred`]: an `f32` state matrix as column-centred `f64`;
 //! - [`all_pairs`]: the blocked, parallel engine behind every population distance matrix.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
@@ -14,7 +14,7 @@ use faer::linalg::evd::{self, ComputeEigenvectors};
 use faer::linalg::svd::{self, ComputeSvdVectors};
 use faer::{Accum, Mat, MatRef, Par};
 use faer_ext::{IntoFaer, IntoNdarray};
-use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
 /// Errors of the geometry numerics; each says which input was wrong and what was expected.
@@ -84,20 +84,25 @@ fn to_ndarray(m: MatRef<'_, f64>) -> Array2<f64> {
     m.into_ndarray().to_owned()
 }
 
-/// Columns of `x` minus their means, in `f64`, stored column-major.
+/// Columns of `x` minus their means, in `f64` (row-major, as the states come).
 pub fn centred(x: ArrayView2<f32>) -> Array2<f64> {
-    let (n, cols) = x.dim();
-    let mut out = Array2::<f64>::zeros((n, cols).f());
+    let mut out = Array2::<f64>::zeros(x.dim());
     centred_into(x, out.view_mut());
     out
 }
 
-/// [`centred`] written into `out` (same shape as `x`), allocating nothing.
+/// [`centred`] written into `out` (same shape as `x`). Works row by row, so row-major states
+/// and outputs are read and written contiguously.
 pub fn centred_into(x: ArrayView2<f32>, mut out: ArrayViewMut2<f64>) {
-    let n = x.nrows() as f64;
-    for (src, mut dst) in x.columns().into_iter().zip(out.columns_mut()) {
-        let mean = src.iter().map(|&v| v as f64).sum::<f64>() / n;
-        dst.zip_mut_with(&src, |d, &v| *d = v as f64 - mean);
+    let mut means = vec![0.0f64; x.ncols()];
+    for row in x.rows() {
+        means.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64);
+    }
+    means.iter_mut().for_each(|m| *m /= x.nrows() as f64);
+    for (mut dst, src) in out.rows_mut().into_iter().zip(x.rows()) {
+        for ((d, &v), m) in dst.iter_mut().zip(src).zip(&means) {
+            *d = v as f64 - m;
+        }
     }
 }
 
@@ -326,7 +331,7 @@ fn groups(rows: usize, cols: &[usize]) -> Vec<std::ops::Range<usize>> {
     out
 }
 
-/// Stack the factors of `range` side by side (column-major, `rows × Σ cols`).
+/// Stack the factors of `range` side by side (row-major, `rows × Σ cols`).
 fn stack<F>(
     rows: usize,
     cols: &[usize],
@@ -342,7 +347,7 @@ where
             Some(*acc)
         }))
         .collect();
-    let mut out = Array2::<f64>::zeros((rows, *offsets.last().unwrap()).f());
+    let mut out = Array2::<f64>::zeros((rows, *offsets.last().unwrap()));
     for (j, i) in range.enumerate() {
         factor(i, out.slice_mut(s![.., offsets[j]..offsets[j + 1]]));
     }

@@ -183,7 +183,7 @@ impl<'de> Deserialize<'de> for Seeds {
 mod tests {
     use super::*;
 
-    #[derive(Deserialize)]
+    #[derive(Debug, Deserialize)]
     struct T {
         i: IntList,
         f: FloatList,

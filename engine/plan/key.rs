@@ -115,5 +115,5 @@ mod tests {
         let k = Key::compute("svcca", 1, &json!({"variance": 0.95}), &[]);
         assert_eq!(k.hex(), GOLDEN);
     }
-    const GOLDEN: &str = "";
+    const GOLDEN: &str = "ce62d398105f30df68a1bef0023b29af1adba2c348b668b3daaee3cec5bc18f0";
 }
