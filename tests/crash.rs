@@ -93,7 +93,11 @@ fn sigkill_at_several_points_loses_nothing_finished() {
     for ((name, a), (_, b)) in got.iter().zip(&expected) {
         // Debug prints floats in shortest round-trip form and every NaN alike: equal text means
         // bit-identical values, where `==` would call two NaN columns different.
-        assert_eq!(format!("{a:?}"), format!("{b:?}"), "table {name} differs from the uninterrupted run");
+        assert_eq!(
+            format!("{a:?}"),
+            format!("{b:?}"),
+            "table {name} differs from the uninterrupted run"
+        );
     }
 }
 

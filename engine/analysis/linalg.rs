@@ -3,10 +3,12 @@
 //! arrays in `f64`, and runs faer sequentially (`Par::Seq`): callers parallelise over networks
 //! or blocks with rayon, so a result never depends on the thread count.
 //!
-//! - [`thin_svd`], [`svd_values_right`], [`singular_values`]: SVD of any real matrix;
+//! - [`thin_svd`], [`svd_values_right`], [`singular_values`]: SVD of any real matrix (small
+//!   ones by one-sided Jacobi);
+//! - [`check_states`], [`no_variance`]: the input checks shared by the geometry metrics;
 //! - [`sym_eigen`]: eigenvalues (ascending) and eigenvectors of a symmetric matrix;
 //! - [`matmul`], [`matmul_tn`]: `A·B` and `Aᵀ·B`;
-//! - [`centred`]: an `f32` state matrix as column-centred `f64`;
+//! - [`centred`]: an `f32` state matrix as column-centred `f64` (column-major);
 //! - [`all_pairs`]: the blocked, parallel engine behind every population distance matrix.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
@@ -14,7 +16,7 @@ use faer::linalg::evd::{self, ComputeEigenvectors};
 use faer::linalg::svd::{self, ComputeSvdVectors};
 use faer::{Accum, Mat, MatRef, Par};
 use faer_ext::{IntoFaer, IntoNdarray};
-use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 use rayon::prelude::*;
 
 /// Errors of the geometry numerics; each says which input was wrong and what was expected.
@@ -84,24 +86,29 @@ fn to_ndarray(m: MatRef<'_, f64>) -> Array2<f64> {
     m.into_ndarray().to_owned()
 }
 
-/// Columns of `x` minus their means, in `f64` (row-major, as the states come).
+/// Columns of `x` minus their means, in `f64`, stored column-major (as faer's products like).
 pub fn centred(x: ArrayView2<f32>) -> Array2<f64> {
-    let mut out = Array2::<f64>::zeros(x.dim());
+    let mut out = Array2::<f64>::zeros(x.dim().f());
     centred_into(x, out.view_mut());
     out
 }
 
-/// [`centred`] written into `out` (same shape as `x`). Works row by row, so row-major states
-/// and outputs are read and written contiguously.
+/// [`centred`] written into `out` (same shape as `x`). Means are summed row by row and the
+/// copy goes in blocks of 64 rows, so row-major states fill a column-major output without
+/// striding through memory.
 pub fn centred_into(x: ArrayView2<f32>, mut out: ArrayViewMut2<f64>) {
-    let mut means = vec![0.0f64; x.ncols()];
+    let (n, cols) = x.dim();
+    let mut means = vec![0.0f64; cols];
     for row in x.rows() {
         means.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64);
     }
-    means.iter_mut().for_each(|m| *m /= x.nrows() as f64);
-    for (mut dst, src) in out.rows_mut().into_iter().zip(x.rows()) {
-        for ((d, &v), m) in dst.iter_mut().zip(src).zip(&means) {
-            *d = v as f64 - m;
+    means.iter_mut().for_each(|m| *m /= n as f64);
+    for r0 in (0..n).step_by(64) {
+        let r1 = (r0 + 64).min(n);
+        for (j, &m) in means.iter().enumerate() {
+            for i in r0..r1 {
+                out[(i, j)] = x[(i, j)] as f64 - m;
+            }
         }
     }
 }
@@ -331,7 +338,7 @@ fn groups(rows: usize, cols: &[usize]) -> Vec<std::ops::Range<usize>> {
     out
 }
 
-/// Stack the factors of `range` side by side (row-major, `rows × Σ cols`).
+/// Stack the factors of `range` side by side (column-major, `rows × Σ cols`).
 fn stack<F>(
     rows: usize,
     cols: &[usize],
@@ -347,7 +354,7 @@ where
             Some(*acc)
         }))
         .collect();
-    let mut out = Array2::<f64>::zeros((rows, *offsets.last().unwrap()));
+    let mut out = Array2::<f64>::zeros((rows, *offsets.last().unwrap()).f());
     for (j, i) in range.enumerate() {
         factor(i, out.slice_mut(s![.., offsets[j]..offsets[j + 1]]));
     }

@@ -119,6 +119,12 @@ pub struct TopologyParams {
     /// Nearest neighbours per fixed point in the sine and CDI graphs.
     #[serde(default = "d_neighbours")]
     pub neighbours: usize,
+    /// A flip-flop network with more fixed points than this (a continuum of slow points, as in
+    /// an untrained identity-initialised relu network) gets no transition graph: its graph is
+    /// recorded as empty with `computed = false` in `topology_nodes`, and the paper's rule sets
+    /// it aside as a non-modal count.
+    #[serde(default = "d_max_points")]
+    pub max_points: usize,
     #[serde(default)]
     pub seed: u64,
 }
@@ -134,6 +140,9 @@ fn d_max_steps() -> usize {
 }
 fn d_neighbours() -> usize {
     1
+}
+fn d_max_points() -> usize {
+    64
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -258,7 +258,8 @@ fn quote(s: &str) -> String {
 }
 
 /// Writes each group's key list and job scripts and submits them, inputs first; returns the jobs
-/// of each group. On a failed submission, cancels what was already submitted.
+/// of each group. On a failed submission, cancels what was already submitted (and removes the
+/// run folder if nothing was).
 fn submit(
     plan: &Plan,
     groups: &[Group],
@@ -342,6 +343,9 @@ fn submit(
     })();
     if let Err(e) = result {
         let ids: Vec<String> = submitted.iter().flatten().map(|j| j.id.clone()).collect();
+        if ids.is_empty() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         let _ = queue::scancel(&ids);
         return Err(e);
     }

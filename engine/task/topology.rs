@@ -61,7 +61,9 @@ impl TaskKind for Topology {
             t.i64s("n_unstable")?,
         );
         let n = conditions.len();
-        let graph = if !row.ok() || n == 0 {
+        let computed =
+            row.ok() && !(matches!(p.task, TaskSpec::Flipflop { .. }) && n > p.topology.max_points);
+        let graph = if !computed || n == 0 {
             Array2::zeros((n, n))
         } else {
             let sys = net.dynamics();
@@ -116,7 +118,8 @@ impl TaskKind for Topology {
             .with("index", Column::I64((0..n as i64).collect()))
             .with("condition", Column::F64(conditions.to_vec()))
             .with("readout", Column::ListF32(readouts.to_vec()))
-            .with("n_unstable", Column::I64(unstable.to_vec()));
+            .with("n_unstable", Column::I64(unstable.to_vec()))
+            .with("computed", Column::Bool(vec![computed; n]));
         Ok(Output::new()
             .with("network", row.to_table())
             .with("topology", edges)
