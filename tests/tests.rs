@@ -4,3 +4,4 @@ mod caching;
 mod common;
 mod crash;
 mod manifest_errors;
+mod slurm;

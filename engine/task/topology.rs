@@ -199,7 +199,7 @@ impl TaskKind for TopologyDistance {
         "topology_distance"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn run(
         &self,
@@ -212,13 +212,17 @@ impl TaskKind for TopologyDistance {
         let mut graphs: Vec<Graph> = Vec::new();
         for out in inputs {
             let g = read_graph(out)?;
-            if g.row.ok() {
-                graphs.push(g);
-            } else {
+            if !g.row.ok() {
                 excluded.push((
                     g.row.network_id.clone(),
                     format!("{}: {}", g.row.status, g.row.reason),
                 ));
+            } else if !g.row.trained {
+                // The scaffold the paper compares is that of trained networks; untrained
+                // controls would set the population's modal fixed-point count.
+                excluded.push((g.row.network_id.clone(), "untrained control".to_string()));
+            } else {
+                graphs.push(g);
             }
         }
         let counts: Vec<usize> = graphs.iter().map(|g| g.matrix.nrows()).collect();
