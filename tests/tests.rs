@@ -3,5 +3,6 @@
 mod caching;
 mod common;
 mod crash;
+mod interop;
 mod manifest_errors;
 mod slurm;
