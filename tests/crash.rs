@@ -14,13 +14,17 @@ fn census(args: &[&str]) -> Command {
 }
 
 fn apply_to_end(manifest: &Path, cache: &Path) {
+    apply_with_jobs(manifest, cache, "2");
+}
+
+fn apply_with_jobs(manifest: &Path, cache: &Path, jobs: &str) {
     let status = census(&[
         "apply",
         manifest.to_str().unwrap(),
         "--cache",
         cache.to_str().unwrap(),
         "--jobs",
-        "2",
+        jobs,
     ])
     .status()
     .unwrap();
@@ -97,6 +101,26 @@ fn sigkill_at_several_points_loses_nothing_finished() {
             format!("{a:?}"),
             format!("{b:?}"),
             "table {name} differs from the uninterrupted run"
+        );
+    }
+}
+
+#[test]
+fn tables_are_bit_identical_whatever_the_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("m.toml");
+    std::fs::write(&manifest, TINY.replace("[[study.analysis]]\nkind = \"mds\"", "[[study.analysis]]\nkind = \"fixed_points\"\ninits = 16\n\n[[study.analysis]]\nkind = \"mds\"")).unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    apply_with_jobs(&manifest, &one, "1");
+    apply_with_jobs(&manifest, &two, "2");
+    let a = export(&manifest, &one, &dir.path().join("out1"));
+    let b = export(&manifest, &two, &dir.path().join("out2"));
+    assert_eq!(a.len(), b.len());
+    for ((name, x), (_, y)) in a.iter().zip(&b) {
+        assert_eq!(
+            format!("{x:?}"),
+            format!("{y:?}"),
+            "table {name} differs between --jobs 1 and --jobs 2"
         );
     }
 }
