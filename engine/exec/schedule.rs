@@ -79,6 +79,16 @@ impl Summary {
     pub fn ran_of(&self, kind: &str) -> usize {
         self.ran.iter().filter(|(k, _)| k == kind).count()
     }
+
+    /// Counts a failed task and tells the observer; every executor reports failures this way.
+    pub fn record_failure(&mut self, observer: &mut dyn Observer, node: &TaskNode, error: String) {
+        observer.event(Event::Failed {
+            node,
+            error: &error,
+        });
+        self.failed
+            .push((format!("{} {}", node.kind, node.label), error));
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -191,13 +201,7 @@ pub fn run(
             }
             Outcome::Failed(error) => {
                 state[n.index()] = State::Failed;
-                observer.event(Event::Failed {
-                    node,
-                    error: &error,
-                });
-                summary
-                    .failed
-                    .push((format!("{} {}", node.kind, node.label), error));
+                summary.record_failure(observer, node, error);
                 let mut stack: Vec<NodeIndex> = plan.dependents(n).collect();
                 while let Some(d) = stack.pop() {
                     if state[d.index()] == State::Pending {

@@ -459,13 +459,7 @@ fn wait(
                 };
                 let error = format!("the Slurm job ended without a result (cancelled, killed, out of time or memory?); Slurm job {}_{}, {log}", p.job, p.index);
                 let _ = store.set_failure(&node.key, Some(&error));
-                observer.event(Event::Failed {
-                    node,
-                    error: &error,
-                });
-                summary
-                    .failed
-                    .push((format!("{} {}", node.kind, node.label), error));
+                summary.record_failure(observer, node, error);
             }
             return;
         }
@@ -512,13 +506,7 @@ fn resolve(
             });
         }
         _ => {
-            observer.event(Event::Failed {
-                node,
-                error: &error,
-            });
-            summary
-                .failed
-                .push((format!("{} {}", node.kind, node.label), error));
+            summary.record_failure(observer, node, error);
         }
     }
     true
