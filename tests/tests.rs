@@ -2,6 +2,7 @@
 
 mod caching;
 mod common;
+mod concurrency;
 mod crash;
 mod interop;
 mod manifest_errors;
