@@ -11,13 +11,15 @@ fn diverged_networks_are_recorded_and_skipped_by_analyses() {
     let summary = apply(&text, dir.path());
     assert!(summary.ok(), "a diverged network must not fail the run");
     let store = ParquetStore::open(dir.path()).unwrap();
-    let tables = census::ops::export::collect(
+    let collected = census::ops::export::collect(
         &manifest(&text),
         &census::ops::plan_of(&manifest(&text), &census::task::Registry::standard()).unwrap(),
         &store,
         false,
     )
     .unwrap();
+    assert!(collected.failed.is_empty());
+    let tables = collected.tables;
 
     let nets = &tables["networks"];
     let (status, reason, trained) = (
@@ -50,4 +52,42 @@ fn diverged_networks_are_recorded_and_skipped_by_analyses() {
         "distances over the 4 untrained networks only"
     );
     assert!(sim.f64s("distance").unwrap().iter().all(|d| d.is_finite()));
+}
+
+#[test]
+fn export_leaves_out_failed_tasks_and_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every search trial diverges, so `select` fails and the trained networks cannot run.
+    let text = TINY.replace(
+        "[study.probe]",
+        "[study.search]\ntrials = 2\niterations = 20\nlr0 = [1e29, 1e30]\n\n[study.probe]",
+    );
+    let store = ParquetStore::open(dir.path()).unwrap();
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let summary = census::ops::apply(
+        &manifest(&text),
+        &store,
+        2,
+        &cancel,
+        &mut crate::common::Quiet,
+    )
+    .unwrap();
+    assert_eq!(
+        summary.failed.len(),
+        2,
+        "one select per configuration: {:?}",
+        summary.failed
+    );
+    assert!(summary.failed[0].1.contains("search trials diverged"));
+    assert!(summary.skipped > 0);
+
+    let out = dir.path().join("out");
+    let (written, failed) =
+        census::ops::export::export(&manifest(&text), &store, &out, false).unwrap();
+    assert!(failed.iter().any(|(t, _)| t.starts_with("select ")));
+    assert!(failed
+        .iter()
+        .any(|(t, why)| t.starts_with("train ") && why.contains("which failed")));
+    let networks = written.iter().find(|(n, _)| n == "networks").unwrap();
+    assert_eq!(networks.1, 4, "the untrained controls are exported");
 }

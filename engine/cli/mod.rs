@@ -201,13 +201,22 @@ fn run(cli: Cli) -> Result<i32> {
         } => {
             let m = load(manifest.as_deref())?;
             let store = open()?;
-            let written = ops::export::export(&m, &store, out, *states)?;
+            let (written, failed) = ops::export::export(&m, &store, out, *states)?;
             for (name, rows) in &written {
                 println!(
                     "{:<20} {rows:>10} rows  {}",
                     name,
                     out.join(format!("{name}.parquet")).display()
                 );
+            }
+            if !failed.is_empty() {
+                eprintln!(
+                    "left out {} tasks that failed in the last apply (their rows are absent):",
+                    failed.len()
+                );
+                for (task, why) in failed.iter().take(20) {
+                    eprintln!("  {task}: {why}");
+                }
             }
             Ok(0)
         }

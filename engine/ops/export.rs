@@ -74,19 +74,29 @@ pub enum ExportError {
     },
 }
 
-/// Writes `out/<table>.parquet`; returns each table's name and row count.
+/// What an export gathered.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub tables: BTreeMap<&'static str, Table>,
+    /// Tasks without a result because they, or a task they need, failed in the last `apply`
+    /// (`kind label`, why). Their rows are absent; everything else is exported.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Writes `out/<table>.parquet`; returns each table's name and row count, and the tasks left out
+/// because they failed.
 pub fn export(
     manifest: &Manifest,
     store: &dyn Store,
     out: &Path,
     states: bool,
-) -> Result<Vec<(String, usize)>, ExportError> {
+) -> Result<(Vec<(String, usize)>, Vec<(String, String)>), ExportError> {
     let registry = Registry::standard();
     let plan = super::plan_of(manifest, &registry).map_err(|e| ExportError::Damaged {
         task: "plan".into(),
         reason: e.to_string(),
     })?;
-    let tables = collect(manifest, &plan, store, states)?;
+    let Collected { tables, failed } = collect(manifest, &plan, store, states)?;
     std::fs::create_dir_all(out).map_err(|source| ExportError::Folder {
         path: out.display().to_string(),
         source,
@@ -96,29 +106,51 @@ pub fn export(
         write_table_file(&out.join(format!("{name}.parquet")), &table)?;
         written.push((name.to_string(), table.num_rows()));
     }
-    Ok(written)
+    Ok((written, failed))
 }
 
-/// Gathers every exported table of a plan, rows in plan order.
+/// Gathers every exported table of a plan, rows in plan order. A task with no result is an
+/// error (run `apply`) unless its last run failed, or a task it needs did: those are listed.
 pub fn collect(
     manifest: &Manifest,
     plan: &Plan,
     store: &dyn Store,
     states: bool,
-) -> Result<BTreeMap<&'static str, Table>, ExportError> {
-    let missing: Vec<_> = plan
-        .nodes()
-        .filter(|(_, n)| !store.contains(&n.key))
-        .collect();
-    if let Some((_, first)) = missing.first() {
+) -> Result<Collected, ExportError> {
+    let mut blocked = std::collections::HashSet::new();
+    let mut failed = Vec::new();
+    let mut never = Vec::new();
+    for (n, node) in plan.nodes() {
+        if store.contains(&node.key) {
+            continue;
+        }
+        let label = format!("{} {}", node.kind, node.label);
+        if let Some(error) = store.failure(&node.key) {
+            failed.push((label, error));
+        } else if let Some(d) = plan.deps(n).into_iter().find(|d| blocked.contains(d)) {
+            let dep = plan.node(d);
+            failed.push((
+                label,
+                format!("needs {} {}, which failed", dep.kind, dep.label),
+            ));
+        } else {
+            never.push(label);
+            continue;
+        }
+        blocked.insert(n);
+    }
+    if let Some(first) = never.first() {
         return Err(ExportError::NotApplied {
-            missing: missing.len(),
+            missing: never.len(),
             total: plan.len(),
-            first: format!("{} {}", first.kind, first.label),
+            first: first.clone(),
         });
     }
     let mut out: BTreeMap<&'static str, Table> = BTreeMap::new();
-    for (_, node) in plan.nodes() {
+    for (n, node) in plan.nodes() {
+        if blocked.contains(&n) {
+            continue;
+        }
         let output = match store.get(&node.key)? {
             Lookup::Present(o) => o,
             Lookup::Missing => {
@@ -163,7 +195,10 @@ pub fn collect(
             })?;
         }
     }
-    Ok(out)
+    Ok(Collected {
+        tables: out,
+        failed,
+    })
 }
 
 fn config_columns(network: &Table, study: &str) -> Table {

@@ -37,6 +37,9 @@ impl TaskKind for Distance {
         inputs: &[Output],
     ) -> Result<Output, TaskError> {
         let (members, excluded, xs) = probe_matrices(inputs)?;
+        if members.len() < 2 {
+            return Ok(too_few(self.metric, members, excluded));
+        }
         let views: Vec<ArrayView2<f32>> = xs.iter().map(|x| x.view()).collect();
         let d = match self.metric {
             "svcca" => svcca::svcca_matrix(&views, params::<SvccaParams>(p)?.variance),
@@ -76,13 +79,23 @@ pub fn probe_matrices(
         members.push(row);
         xs.push(x);
     }
-    if members.len() < 2 {
-        return Err(TaskError::Failed(format!(
-            "a distance needs at least 2 usable networks, found {}",
-            members.len()
-        )));
-    }
     Ok((members, excluded, xs))
+}
+
+/// A distance over fewer than 2 usable networks: no pairs, and every network listed in
+/// `excluded` with the reason, so the study's other results still export.
+pub fn too_few(
+    metric: &str,
+    members: Vec<NetworkRow>,
+    mut excluded: Vec<(String, String)>,
+) -> Output {
+    for m in members {
+        excluded.push((
+            m.network_id,
+            "fewer than 2 usable networks: no distance".to_string(),
+        ));
+    }
+    distance_output(metric, &[], &excluded, &Array2::zeros((0, 0)))
 }
 
 /// `similarity` (all ordered pairs, the diagonal included, so a pivot gives the full matrix),

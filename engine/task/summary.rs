@@ -31,6 +31,13 @@ impl TaskKind for Mds {
     ) -> Result<Output, TaskError> {
         let p: MdsParams = params(p)?;
         let (metric, members, d) = read_distance(input(inputs)?)?;
+        if members.len() < 3 {
+            // Too few points to embed: an empty table, not made-up coordinates.
+            return Ok(Output::new().with(
+                "embedding",
+                embedding(&metric, "none", &[], &Array2::zeros((0, 2))),
+            ));
+        }
         let failed = |e: mds::MdsError| TaskError::Failed(format!("mds of {metric}: {e}"));
         let classical = mds::classical_mds(d.view(), 2).map_err(failed)?;
         let (xy, method) = match p.method {
@@ -42,18 +49,21 @@ impl TaskKind for Mds {
                 "smacof",
             ),
         };
-        let n = members.len();
-        let t = Table::new()
-            .with("metric", Column::Str(vec![metric; n]))
-            .with("method", Column::Str(vec![method.to_string(); n]))
-            .with(
-                "network_id",
-                Column::Str(members.iter().map(|m| m.network_id.clone()).collect()),
-            )
-            .with("x", Column::F64(xy.column(0).to_vec()))
-            .with("y", Column::F64(xy.column(1).to_vec()));
-        Ok(Output::new().with("embedding", t))
+        Ok(Output::new().with("embedding", embedding(&metric, method, &members, &xy)))
     }
+}
+
+fn embedding(metric: &str, method: &str, members: &[NetworkRow], xy: &Array2<f64>) -> Table {
+    let n = members.len();
+    Table::new()
+        .with("metric", Column::Str(vec![metric.to_string(); n]))
+        .with("method", Column::Str(vec![method.to_string(); n]))
+        .with(
+            "network_id",
+            Column::Str(members.iter().map(|m| m.network_id.clone()).collect()),
+        )
+        .with("x", Column::F64(xy.column(0).to_vec()))
+        .with("y", Column::F64(xy.column(1).to_vec()))
 }
 
 fn input(inputs: &[Output]) -> Result<&Output, TaskError> {

@@ -4,7 +4,7 @@
 //! paper's rule (networks whose fixed-point count is not the population's mode are set aside)
 //! or the count-robust one (fixed points matched across networks by readout; nobody set aside).
 
-use super::geometry::distance_output;
+use super::geometry::{distance_output, too_few};
 use super::network::{network_of, NetworkRow};
 use super::{derive_seed, params, Context, Registry, TaskError, TaskKind};
 use crate::analysis::fixed_points::FixedPoint;
@@ -245,11 +245,8 @@ impl TaskKind for TopologyDistance {
             });
         }
         if graphs.len() < 2 {
-            return Err(TaskError::Failed(format!(
-                "topology distance ({} rule) needs at least 2 networks, {} remain",
-                p.rule,
-                graphs.len()
-            )));
+            let members = graphs.into_iter().map(|g| g.row).collect();
+            return Ok(too_few(&format!("topology_{}", p.rule), members, excluded));
         }
         let flipflop = matches!(graphs[0].row.task, TaskSpec::Flipflop { .. });
         let n = graphs.len();
