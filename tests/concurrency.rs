@@ -2,8 +2,7 @@
 //! runs exactly once across them (the others find it done under its key's lock), and the tables
 //! equal a single uninterrupted run's.
 
-use crate::common::TINY;
-use census::store::read_table_file;
+use crate::common::{apply_cli, assert_same_tables, export_cli, TINY};
 use std::process::{Command, Stdio};
 
 /// `N ran` from an apply's closing line.
@@ -14,23 +13,6 @@ fn ran(stderr: &str) -> usize {
         .unwrap_or_else(|| panic!("no summary in:\n{stderr}"));
     let before = line.split(" ran").next().unwrap();
     before.rsplit(' ').next().unwrap().parse().unwrap()
-}
-
-fn tables(dir: &std::path::Path) -> Vec<(String, String)> {
-    let mut names: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    names
-        .into_iter()
-        .map(|n| {
-            (
-                n.clone(),
-                format!("{:?}", read_table_file(&dir.join(&n)).unwrap()),
-            )
-        })
-        .collect()
 }
 
 #[test]
@@ -78,41 +60,15 @@ fn four_concurrent_applies_run_each_task_once() {
 
     let reference = dir.path().join("reference");
     for m in [&small, &large] {
-        let status = Command::new(bin)
-            .args([
-                "apply",
-                m.to_str().unwrap(),
-                "--cache",
-                reference.to_str().unwrap(),
-            ])
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        apply_cli(m, &reference, "2");
     }
     for m in [&small, &large] {
-        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-        for (c, out) in [(&cache, &a), (&reference, &b)] {
-            let _ = std::fs::remove_dir_all(out);
-            let status = Command::new(bin)
-                .args([
-                    "export",
-                    m.to_str().unwrap(),
-                    "--cache",
-                    c.to_str().unwrap(),
-                    "--out",
-                    out.to_str().unwrap(),
-                ])
-                .stdout(Stdio::null())
-                .status()
-                .unwrap();
-            assert!(status.success());
-        }
-        assert_eq!(
-            tables(&a),
-            tables(&b),
-            "tables of {} differ from a sequential run",
-            m.display()
+        let ours = export_cli(m, &cache, &dir.path().join("a"));
+        let sequential = export_cli(m, &reference, &dir.path().join("b"));
+        assert_same_tables(
+            &ours,
+            &sequential,
+            &format!("{} against a sequential run", m.display()),
         );
     }
 }

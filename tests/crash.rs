@@ -1,58 +1,10 @@
 //! Crash safety: `apply` killed with SIGKILL mid-run leaves only valid entries, and a rerun
 //! finishes with tables identical to an uninterrupted run.
 
-use crate::common::TINY;
-use census::store::{read_table_file, Lookup, ParquetStore, Store};
+use crate::common::{apply_cli, assert_same_tables, census_cli, export_cli, TINY};
+use census::store::{Lookup, ParquetStore, Store};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn census(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_census"));
-    c.args(args).stdout(Stdio::null()).stderr(Stdio::null());
-    c
-}
-
-fn apply_to_end(manifest: &Path, cache: &Path) {
-    apply_with_jobs(manifest, cache, "2");
-}
-
-fn apply_with_jobs(manifest: &Path, cache: &Path, jobs: &str) {
-    let status = census(&[
-        "apply",
-        manifest.to_str().unwrap(),
-        "--cache",
-        cache.to_str().unwrap(),
-        "--jobs",
-        jobs,
-    ])
-    .status()
-    .unwrap();
-    assert!(status.success());
-}
-
-fn export(manifest: &Path, cache: &Path, out: &Path) -> Vec<(String, census::table::Table)> {
-    let status = census(&[
-        "export",
-        manifest.to_str().unwrap(),
-        "--cache",
-        cache.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ])
-    .status()
-    .unwrap();
-    assert!(status.success());
-    let mut names: Vec<_> = std::fs::read_dir(out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    names
-        .into_iter()
-        .map(|n| (n.clone(), read_table_file(&out.join(&n)).unwrap()))
-        .collect()
-}
 
 #[test]
 fn sigkill_at_20_points_loses_nothing_finished() {
@@ -65,8 +17,8 @@ fn sigkill_at_20_points_loses_nothing_finished() {
     )
     .unwrap();
     let reference = dir.path().join("reference");
-    apply_to_end(&manifest, &reference);
-    let expected = export(&manifest, &reference, &dir.path().join("expected"));
+    apply_cli(&manifest, &reference, "2");
+    let expected = export_cli(&manifest, &reference, &dir.path().join("expected"));
 
     let cache = dir.path().join("killed");
     // 20 kill points, spread (seeded, reproducible) over the first ~1.2 s of each restart: every
@@ -81,7 +33,7 @@ fn sigkill_at_20_points_loses_nothing_finished() {
         })
         .collect();
     for delay_ms in delays {
-        let mut child = census(&[
+        let mut child = census_cli(&[
             "apply",
             manifest.to_str().unwrap(),
             "--cache",
@@ -102,18 +54,13 @@ fn sigkill_at_20_points_loses_nothing_finished() {
             );
         }
     }
-    apply_to_end(&manifest, &cache);
-    let got = export(&manifest, &cache, &dir.path().join("got"));
-    assert_eq!(got.len(), expected.len());
-    for ((name, a), (_, b)) in got.iter().zip(&expected) {
-        // Debug prints floats in shortest round-trip form and every NaN alike: equal text means
-        // bit-identical values, where `==` would call two NaN columns different.
-        assert_eq!(
-            format!("{a:?}"),
-            format!("{b:?}"),
-            "table {name} differs from the uninterrupted run"
-        );
-    }
+    apply_cli(&manifest, &cache, "2");
+    let got = export_cli(&manifest, &cache, &dir.path().join("got"));
+    assert_same_tables(
+        &got,
+        &expected,
+        "after 20 kills, against an uninterrupted run",
+    );
 }
 
 #[test]
@@ -122,18 +69,11 @@ fn tables_are_bit_identical_whatever_the_thread_count() {
     let manifest = dir.path().join("m.toml");
     std::fs::write(&manifest, TINY.replace("[[study.analysis]]\nkind = \"mds\"", "[[study.analysis]]\nkind = \"fixed_points\"\ninits = 16\n\n[[study.analysis]]\nkind = \"mds\"")).unwrap();
     let (one, two) = (dir.path().join("one"), dir.path().join("two"));
-    apply_with_jobs(&manifest, &one, "1");
-    apply_with_jobs(&manifest, &two, "2");
-    let a = export(&manifest, &one, &dir.path().join("out1"));
-    let b = export(&manifest, &two, &dir.path().join("out2"));
-    assert_eq!(a.len(), b.len());
-    for ((name, x), (_, y)) in a.iter().zip(&b) {
-        assert_eq!(
-            format!("{x:?}"),
-            format!("{y:?}"),
-            "table {name} differs between --jobs 1 and --jobs 2"
-        );
-    }
+    apply_cli(&manifest, &one, "1");
+    apply_cli(&manifest, &two, "2");
+    let a = export_cli(&manifest, &one, &dir.path().join("out1"));
+    let b = export_cli(&manifest, &two, &dir.path().join("out2"));
+    assert_same_tables(&a, &b, "--jobs 1 against --jobs 2");
 }
 
 #[test]
@@ -141,7 +81,7 @@ fn a_bad_manifest_writes_nothing_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let bad = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/manifests/bad/units_negative.toml");
-    let status = census(&[
+    let status = census_cli(&[
         "apply",
         bad.to_str().unwrap(),
         "--cache",

@@ -5,9 +5,8 @@
 //! Skipped with a message when Slurm (`slurm-wlm`, `munge`) is not installed, unless
 //! `SLURM_REQUIRED=1`. Each test runs its own cluster on free ports.
 
-use crate::common::TINY;
-use census::store::read_table_file;
-use census::table::{Column, Table};
+use crate::common::{self, read_tables, TINY};
+use census::table::Table;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -138,15 +137,7 @@ fn export(cluster: &Cluster, manifest: &Path, cache: &Path, out: &Path) -> Vec<(
             .unwrap(),
         "export",
     );
-    let mut names: Vec<_> = std::fs::read_dir(out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    names
-        .into_iter()
-        .map(|n| (n.clone(), read_table_file(&out.join(&n)).unwrap()))
-        .collect()
+    read_tables(out)
 }
 
 fn s(p: &Path) -> &str {
@@ -154,29 +145,8 @@ fn s(p: &Path) -> &str {
 }
 
 fn assert_same_tables(a: &[(String, Table)], b: &[(String, Table)]) {
-    let names = |t: &[(String, Table)]| t.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
-    assert_eq!(names(a), names(b));
-    assert!(a.len() >= 5, "too few tables exported: {:?}", names(a));
-    for ((name, x), (_, y)) in a.iter().zip(b) {
-        let names = |t: &Table| {
-            t.columns()
-                .iter()
-                .map(|(c, _)| c.clone())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(names(x), names(y), "columns of {name}");
-        let differ: Vec<&str> = x
-            .columns()
-            .iter()
-            .zip(y.columns())
-            .filter(|((_, c), (_, d))| !bit_equal(c, d))
-            .map(|((c, _), _)| c.as_str())
-            .collect();
-        assert!(
-            differ.is_empty(),
-            "table {name} differs between the Slurm and the local executor in columns {differ:?}"
-        );
-    }
+    common::assert_same_tables(a, b, "the Slurm against the local executor");
+    assert!(a.len() >= 5, "too few tables exported: {}", a.len());
     let rows = |name: &str| {
         a.iter()
             .find(|(n, _)| n == name)
@@ -184,20 +154,6 @@ fn assert_same_tables(a: &[(String, Table)], b: &[(String, Table)]) {
     };
     assert_eq!(rows("networks.parquet"), 8);
     assert!(rows("similarity.parquet") > 0 && rows("clustering.parquet") > 0);
-}
-
-/// Equal values, floats compared by their bits (NaN marks a value that does not apply).
-fn bit_equal(a: &Column, b: &Column) -> bool {
-    let f64s = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-    let f32s = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-    match (a, b) {
-        (Column::F64(x), Column::F64(y)) => f64s(x) == f64s(y),
-        (Column::F32(x), Column::F32(y)) => f32s(x) == f32s(y),
-        (Column::ListF32(x), Column::ListF32(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| f32s(p) == f32s(q))
-        }
-        _ => a == b,
-    }
 }
 
 /// `(kind, label)` and key of every task `census plan` would run.
