@@ -178,20 +178,17 @@ impl Checker<'_> {
         let search = if s.trials == 0 {
             None
         } else {
-            let range = |r: &Spanned<(f64, f64)>, f: &str, hi: Option<f64>| -> Check<(f64, f64)> {
+            // `zero_ok`: whether the low end may be 0 (momentum may; a rate, clip or decay may not).
+            let range = |r: &Spanned<(f64, f64)>,
+                         f: &str,
+                         zero_ok: bool,
+                         hi: Option<f64>|
+             -> Check<(f64, f64)> {
                 let (a, b) = *r.get_ref();
-                let lo_ok = if f == "search.momentum" {
-                    a >= 0.0
-                } else {
-                    a > 0.0
-                };
+                let lo_ok = if zero_ok { a >= 0.0 } else { a > 0.0 };
                 if !(a.is_finite() && b.is_finite() && lo_ok && a <= b && hi.is_none_or(|h| b <= h))
                 {
-                    let low = if f == "search.momentum" {
-                        "0 <= low"
-                    } else {
-                        "0 < low"
-                    };
+                    let low = if zero_ok { "0 <= low" } else { "0 < low" };
                     let high = hi.map_or(String::new(), |h| format!(" <= {h}"));
                     return self.err(
                         r.span(),
@@ -206,10 +203,10 @@ impl Checker<'_> {
                 iterations: positive(&s.iterations, "search.iterations")?,
                 seed: s.seed,
                 space: SearchSpace {
-                    clip: range(&s.clip, "search.clip", None)?,
-                    lr0: range(&s.lr0, "search.lr0", None)?,
-                    decay: range(&s.decay, "search.decay", Some(1.0))?,
-                    momentum: range(&s.momentum, "search.momentum", Some(1.0))?,
+                    clip: range(&s.clip, "search.clip", false, None)?,
+                    lr0: range(&s.lr0, "search.lr0", false, None)?,
+                    decay: range(&s.decay, "search.decay", false, Some(1.0))?,
+                    momentum: range(&s.momentum, "search.momentum", true, Some(1.0))?,
                 },
             })
         };

@@ -168,10 +168,10 @@ pub fn collect(
             }
         };
         let study = Table::new().with("study", Column::Str(vec![node.study.clone()]));
-        let config = match output.tables.get("network") {
-            Some(net) => Some(config_columns(net, &node.study)),
-            None => None,
-        };
+        let config = output
+            .tables
+            .get("network")
+            .map(|net| config_columns(net, &node.study));
         for (name, table) in &output.tables {
             let Some(export) = export_name(name) else {
                 continue;
