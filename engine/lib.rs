@@ -3,7 +3,8 @@
 //! A manifest (`manifest`) declares studies; the planner (`plan`) expands them into a DAG of
 //! content-keyed tasks; the executor (`exec`) runs the stale ones in parallel through the task
 //! kinds (`task`), which call the numerics (`rnn`, `analysis`); every output is cached by key in
-//! a `store`. `ops` holds the commands as functions and `cli` the command line.
+//! a `store`. `ops` holds the commands as functions, `report` draws the paper's figures from exported
+//! tables, and `cli` is the command line.
 //!
 //! Dependencies point down: cli → ops → exec/store → plan/manifest/task → rnn/analysis.
 
@@ -13,6 +14,7 @@ pub mod exec;
 pub mod manifest;
 pub mod ops;
 pub mod plan;
+pub mod report;
 pub mod rnn;
 pub mod store;
 pub mod table;

@@ -1,0 +1,168 @@
+//! `index.html`: one self-contained page (inline CSS, no scripts, nothing fetched from the
+//! net) showing every figure's PNG, linked to its SVG, with its caption, grouped by study, and
+//! the study's `clustering` and `topology_summary` rows as HTML tables.
+
+use std::fmt::Write;
+
+use super::data::{col, study_rows, table, Study, Tables};
+use super::plot::Figure;
+use super::ReportError;
+
+const STYLE: &str = "body{font-family:sans-serif;margin:2em auto;max-width:1400px;padding:0 1em;\
+color:#222}h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}\
+figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #eee}\
+figcaption{max-width:70em;font-size:.95em;color:#444}\
+table{border-collapse:collapse;margin:1em 0;font-size:.9em}\
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}\
+th{background:#f3f3f3}td.s,th.s{text-align:left}nav a{margin-right:1em}";
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A number as a table shows it: four significant digits, `NaN` spelled out.
+fn number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e5) {
+        format!("{v:.3e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// The page; `figures` are those of `studies`, each file named `<figure.name>.png|svg`.
+pub fn index(
+    tables: &Tables,
+    studies: &[Study],
+    figures: &[Figure],
+) -> Result<String, ReportError> {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <title>census report</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
+         <h1>census report</h1>\n<p>Figures after Maheswaranathan et al. (2019), \
+         “Universality and individuality in neural dynamics across large populations of \
+         recurrent networks”, drawn from the exported tables. Click a figure for its SVG.</p>\n"
+    );
+    if studies.is_empty() {
+        h.push_str("<p>The tables hold no study: nothing to show.</p>\n");
+    } else {
+        h.push_str("<nav>");
+        for s in studies {
+            let _ = write!(h, "<a href=\"#{0}\">{0}</a>", escape(&s.name));
+        }
+        h.push_str("</nav>\n");
+    }
+    for study in studies {
+        let _ = writeln!(
+            h,
+            "<section id=\"{0}\">\n<h2>{0} <small>(task {1}, {2} networks)</small></h2>",
+            escape(&study.name),
+            escape(&study.task),
+            study.nets.len()
+        );
+        for f in figures.iter().filter(|f| f.study == study.name) {
+            let (w, _) = f.size();
+            let name = escape(&f.name);
+            let _ = writeln!(
+                h,
+                "<figure id=\"{name}\"><a href=\"{name}.svg\"><img src=\"{name}.png\" \
+                 width=\"{w}\" alt=\"{}\"></a>\n<figcaption><b>{}.</b> {}</figcaption></figure>",
+                escape(&f.title),
+                escape(&f.title),
+                escape(&f.caption)
+            );
+        }
+        clustering(&mut h, tables, study)?;
+        topology_summary(&mut h, tables, study)?;
+        h.push_str("</section>\n");
+    }
+    h.push_str("</body>\n</html>\n");
+    Ok(h)
+}
+
+fn clustering(h: &mut String, tables: &Tables, study: &Study) -> Result<(), ReportError> {
+    let rows = study_rows(tables, "clustering", &study.name)?;
+    let Some(t) = table(tables, "clustering").filter(|_| !rows.is_empty()) else {
+        return Ok(());
+    };
+    let metric = col("clustering", t.strs("metric"))?;
+    let factor = col("clustering", t.strs("factor"))?;
+    let score = col("clustering", t.f64s("score"))?;
+    let p = col("clustering", t.f64s("p_value"))?;
+    let n = t.i64s("n_networks").ok();
+    let groups = t.i64s("n_groups").ok();
+    h.push_str(
+        "<h3>Clustering</h3>\n<p>How strongly each distance matrix clusters by a factor: \
+         silhouette score (−1 to 1, higher is tighter clusters) and its permutation-test \
+         p-value (architecture and activation among trained networks; trained among all).</p>\n\
+         <table>\n<tr><th class=\"s\">metric</th><th class=\"s\">factor</th><th>silhouette</th><th>p-value</th>",
+    );
+    if n.is_some() {
+        h.push_str("<th>networks</th>");
+    }
+    if groups.is_some() {
+        h.push_str("<th>groups</th>");
+    }
+    h.push_str("</tr>\n");
+    for i in rows {
+        let _ = write!(
+            h,
+            "<tr><td class=\"s\">{}</td><td class=\"s\">{}</td><td>{}</td><td>{}</td>",
+            escape(&metric[i]),
+            escape(&factor[i]),
+            number(score[i]),
+            number(p[i])
+        );
+        if let Some(n) = n {
+            let _ = write!(h, "<td>{}</td>", n[i]);
+        }
+        if let Some(g) = groups {
+            let _ = write!(h, "<td>{}</td>", g[i]);
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+    Ok(())
+}
+
+fn topology_summary(h: &mut String, tables: &Tables, study: &Study) -> Result<(), ReportError> {
+    let rows = study_rows(tables, "topology_summary", &study.name)?;
+    let Some(t) = table(tables, "topology_summary").filter(|_| !rows.is_empty()) else {
+        return Ok(());
+    };
+    let metric = col("topology_summary", t.strs("metric"))?;
+    let modal = col("topology_summary", t.i64s("modal_count"))?;
+    let n = col("topology_summary", t.i64s("n_networks"))?;
+    let aside = col("topology_summary", t.i64s("n_set_aside"))?;
+    h.push_str(
+        "<h3>Topology summary</h3>\n<p>The modal fixed-point count among trained networks, and \
+         how many trained networks the paper's rule (same count as the mode) sets aside.</p>\n\
+         <table>\n<tr><th class=\"s\">metric</th><th>modal count</th><th>networks</th><th>set aside</th></tr>\n",
+    );
+    for i in rows {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"s\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&metric[i]),
+            modal[i],
+            n[i],
+            aside[i]
+        );
+    }
+    h.push_str("</table>\n");
+    Ok(())
+}
