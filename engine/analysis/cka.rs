@@ -3,12 +3,16 @@
 //! `CKA = ||Yᵀ X||_F² / (||Xᵀ X||_F ||Yᵀ Y||_F)` and the distance is `1 − CKA`, in `[0, 1]`.
 //!
 //! - [`cka_distance`]: one pair, straight from the formula (the reference);
-//! - [`cka_matrix`]: a population, from one blocked pass of cross products `X̃_aᵀ X̃_b`
-//!   ([`cross_stats`], shared with the shape metric): a pair costs one `N_a × N_b` block.
+//! - [`cka_matrix`], [`cka_matrix_bounded`]: a population. Each network is reduced once to its
+//!   spectrum and leading singular directions ([`factor`](crate::analysis::factor)), truncated
+//!   where the proven error bound allows (`τ = Σ_{i>k} s_i² / ‖s²‖ ≤ tol/2`), then every pair is
+//!   one `k_a × k_b` block of a blocked product: `‖X̃_aᵀX̃_b‖_F²` to within the bound, while
+//!   `‖X̃ᵀX̃‖_F = ‖s²‖` is exact. Reported values are within `tol` of the exact CKA distance.
 //!
 //! A network without variance (all states constant) has `XᵀX = 0`: its distance to every
 //! other network is 1, and 0 to itself on the matrix diagonal.
 
+use crate::analysis::factor::{self, Bounded, PairBlock, Reduced, Rule};
 use crate::analysis::linalg::{self, GeometryError};
 use ndarray::{Array2, ArrayView2};
 
@@ -36,83 +40,70 @@ pub fn cka_distance(x: ArrayView2<f32>, y: ArrayView2<f32>) -> Result<f64, Geome
     Ok(cka_from(cross2, self_x, self_y, flat))
 }
 
-/// Per-network and per-pair quantities of the centred cross products `C_ab = X̃_aᵀ X̃_b`.
-#[derive(Debug, Clone)]
-pub struct CrossStats {
-    /// `||X̃_aᵀ X̃_a||_F` per network.
-    pub self_frob: Vec<f64>,
-    /// `||X̃_a||_F² = tr(X̃_aᵀ X̃_a)` per network.
-    pub trace: Vec<f64>,
-    /// Whether the network has no variance ([`linalg::no_variance`]).
-    pub flat: Vec<bool>,
-    /// `(||C_ab||_F², ||C_ab||_*)` for `a ≤ b` in upper-triangle order; the nuclear norm is 0
-    /// unless requested.
-    pub pairs: Vec<(f64, f64)>,
+/// Default tolerance on every CKA distance of a population matrix.
+pub const DEFAULT_TOL: f64 = 1e-8;
+
+/// CKA distance of the pair `(a, b)` from its block: `(distance, truncation bound, rounding
+/// bound)`, see [`factor`](crate::analysis::factor) for the derivation.
+pub fn cka_from_block(
+    ra: &Reduced,
+    rb: &Reduced,
+    block: &PairBlock,
+    samples: usize,
+) -> (f64, f64, f64) {
+    if ra.flat || rb.flat {
+        return (1.0, 0.0, 0.0);
+    }
+    let (ta, tb) = (ra.total2(), rb.total2());
+    let r_b_out_a = factor::outside2(tb, block.in_x, ra.k(), samples);
+    let r_a_out_b = factor::outside2(ra.kept2(), block.in_y, rb.k(), samples);
+    let missing = (ra.next().powi(2) * r_b_out_a).min(ra.tail2() * rb.top().powi(2))
+        + (rb.next().powi(2) * r_a_out_b).min(rb.tail2() * ra.top().powi(2));
+    let denom = ra.gram_frob() * rb.gram_frob();
+    let cka = block.frob2 / denom;
+    let units = ra.proj.nrows() + rb.proj.nrows();
+    let round = 3.0 * factor::gamma(samples + units) * ta * tb / denom;
+    ((1.0 - cka).clamp(0.0, 1.0), missing / denom, round)
 }
 
-/// One blocked pass over all pairs of a population (see [`linalg::all_pairs`]); with
-/// `nuclear`, also the nuclear norm of each block (a small SVD per pair).
-pub fn cross_stats(xs: &[ArrayView2<f32>], nuclear: bool) -> Result<CrossStats, GeometryError> {
-    let samples = linalg::check_states(xs)?;
-    let cols: Vec<usize> = xs.iter().map(|x| x.ncols()).collect();
-    let pairs = linalg::all_pairs(
-        samples,
-        &cols,
-        |i, out| linalg::centred_into(xs[i], out),
-        |a, b, c| -> Result<(f64, f64, f64), GeometryError> {
-            let nuc = if nuclear && a != b {
-                linalg::singular_values(c)?.sum()
-            } else {
-                0.0
-            };
-            let trace = if a == b { c.diag().sum() } else { 0.0 };
-            Ok((frob2(c), nuc, trace))
-        },
-    )
-    .into_iter()
-    .collect::<Result<Vec<_>, _>>()?;
+/// CKA distances of a reduced population from its pair blocks; pairs the bound cannot keep
+/// within `tol` are recomputed with [`cka_distance`].
+pub fn cka_from_blocks(
+    xs: &[ArrayView2<f32>],
+    reduced: &[Reduced],
+    blocks: &[PairBlock],
+    tol: f64,
+) -> Result<Bounded, GeometryError> {
     let n = xs.len();
-    let (mut self_frob, mut trace) = (vec![0.0; n], vec![0.0; n]);
-    let mut k = 0;
-    for a in 0..n {
-        self_frob[a] = pairs[k].0.sqrt();
-        trace[a] = pairs[k].2;
-        k += n - a;
-    }
-    let flat = xs
-        .iter()
-        .zip(&trace)
-        .map(|(x, &t)| linalg::no_variance(t, linalg::norm2_f32(*x)))
-        .collect();
-    Ok(CrossStats {
-        self_frob,
-        trace,
-        flat,
-        pairs: pairs.into_iter().map(|(f, s, _)| (f, s)).collect(),
-    })
+    let samples = xs.first().map_or(0, |x| x.nrows());
+    factor::assemble(
+        n,
+        reduced,
+        tol,
+        |a, b| {
+            cka_from_block(
+                &reduced[a],
+                &reduced[b],
+                &blocks[factor::upper_index(n, a, b)],
+                samples,
+            )
+        },
+        |a, b| cka_distance(xs[a], xs[b]),
+    )
 }
 
-/// CKA distances from [`cross_stats`].
-pub fn cka_from_stats(st: &CrossStats) -> Array2<f64> {
-    let n = st.self_frob.len();
-    let mut upper = Vec::with_capacity(st.pairs.len());
-    for a in 0..n {
-        for b in a..n {
-            let (f2, _) = st.pairs[upper.len()];
-            upper.push(cka_from(
-                f2,
-                st.self_frob[a],
-                st.self_frob[b],
-                st.flat[a] || st.flat[b],
-            ));
-        }
-    }
-    linalg::symmetric_from_pairs(n, &upper)
+/// CKA distance matrix of a population, every entry within `tol` of the exact value (proven,
+/// rounding allowance included in [`Bounded::max_error`]).
+pub fn cka_matrix_bounded(xs: &[ArrayView2<f32>], tol: f64) -> Result<Bounded, GeometryError> {
+    let reduced = factor::reduce_all(xs, Rule::Cka(tol))?;
+    let blocks = factor::pair_blocks(xs, &reduced, false)?;
+    cka_from_blocks(xs, &reduced, &blocks, tol)
 }
 
-/// CKA distance matrix of a population: symmetric, zero diagonal, values in `[0, 1]`.
+/// CKA distance matrix of a population: symmetric, zero diagonal, values in `[0, 1]`, within
+/// [`DEFAULT_TOL`] of the exact values.
 pub fn cka_matrix(xs: &[ArrayView2<f32>]) -> Result<Array2<f64>, GeometryError> {
-    Ok(cka_from_stats(&cross_stats(xs, false)?))
+    Ok(cka_matrix_bounded(xs, DEFAULT_TOL)?.distance)
 }
 
 #[cfg(test)]
@@ -138,6 +129,18 @@ pub(crate) mod tests {
         let mix = gaussian(rank, units, &mut rng);
         let noise = gaussian(samples, units, &mut rng);
         (linalg::matmul(latent.view(), mix.view()) + noise * 0.1 + 0.5).mapv(|v| v as f32)
+    }
+
+    /// States with a geometric spectrum, like trained hidden states: Gaussian latents scaled by
+    /// `q^i` and rotated into the units, plus an offset.
+    pub(crate) fn decaying_states(samples: usize, units: usize, q: f64, seed: u64) -> Array2<f32> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut latent = gaussian(samples, units, &mut rng);
+        for (i, mut col) in latent.columns_mut().into_iter().enumerate() {
+            col *= q.powi(i as i32);
+        }
+        let x = latent.mapv(|v| v as f32) + 0.25;
+        rotate(x.view(), seed + 1000)
     }
 
     /// `X R` for a seeded random orthogonal `R`.
@@ -196,5 +199,67 @@ pub(crate) mod tests {
         assert_eq!(cka_distance(x.view(), z.view()).unwrap(), 1.0);
         let m = cka_matrix(&[x.view(), z.view()]).unwrap();
         assert_eq!((m[(0, 1)], m[(1, 1)]), (1.0, 0.0));
+    }
+
+    #[test]
+    fn truncated_population_is_within_its_proven_bound_of_the_exact_values() {
+        let xs: Vec<Array2<f32>> = (0..6)
+            .map(|i| decaying_states(400, 24, 0.45 + 0.05 * (i % 3) as f64, 80 + i as u64))
+            .collect();
+        let views: Vec<_> = xs.iter().map(|x| x.view()).collect();
+        let mut worst_seen = 0.0f64;
+        for tol in [1e-8, 1e-5, 1e-3] {
+            let got = cka_matrix_bounded(&views, tol).unwrap();
+            assert!(
+                got.mean_k < 24.0,
+                "tol {tol}: truncation must happen, k = {}",
+                got.mean_k
+            );
+            assert!(got.max_error <= tol, "tol {tol}: bound {}", got.max_error);
+            for a in 0..6 {
+                assert_eq!(got.distance[(a, a)], 0.0);
+                for b in a + 1..6 {
+                    let exact = cka_distance(views[a], views[b]).unwrap();
+                    let err = (got.distance[(a, b)] - exact).abs();
+                    // 1e-12: rounding of the exact reference itself.
+                    assert!(
+                        err <= got.max_error + 1e-12,
+                        "tol {tol} ({a},{b}): {err:e} > {:e}",
+                        got.max_error
+                    );
+                    worst_seen = worst_seen.max(err);
+                }
+            }
+        }
+        assert!(
+            worst_seen > 1e-9,
+            "loose tolerances really truncate: {worst_seen:e}"
+        );
+        // Untruncated (rule Exact) agrees with the pairwise formula to rounding.
+        let exact = factor::reduce_all(&views, Rule::Exact).unwrap();
+        let blocks = factor::pair_blocks(&views, &exact, false).unwrap();
+        let full = cka_from_blocks(&views, &exact, &blocks, 0.0).unwrap();
+        assert_eq!(full.exact_pairs, 0);
+        assert!((&full.distance - &cka_matrix(&views).unwrap())
+            .iter()
+            .all(|e| e.abs() < 1e-8));
+    }
+
+    #[test]
+    fn truncated_matrix_does_not_depend_on_thread_count() {
+        let xs: Vec<Array2<f32>> = (0..9)
+            .map(|i| decaying_states(150, 10, 0.3, 200 + i as u64))
+            .collect();
+        let views: Vec<_> = xs.iter().map(|x| x.view()).collect();
+        let pool = |n| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .unwrap()
+        };
+        let one = pool(1).install(|| cka_matrix_bounded(&views, 1e-6).unwrap());
+        let three = pool(3).install(|| cka_matrix_bounded(&views, 1e-6).unwrap());
+        assert!(one.mean_k < 10.0);
+        assert_eq!(one, three);
     }
 }

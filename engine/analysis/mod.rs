@@ -13,6 +13,7 @@ pub mod cka;
 pub mod cluster;
 pub mod dynamics;
 pub mod eig;
+pub mod factor;
 pub mod fixed_points;
 pub mod linalg;
 pub mod linearise;

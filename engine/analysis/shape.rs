@@ -4,14 +4,18 @@
 //! product is used as is. It is a true metric, which MDS and clustering rely on.
 //!
 //! - [`shape_distance`]: one pair (the reference);
-//! - [`shape_matrix`], [`cka_shape_matrices`]: a population from the blocked cross products
-//!   of [`cka::cross_stats`](crate::analysis::cka::cross_stats), plus an `N_a × N_b` SVD per pair.
+//! - [`shape_matrix`], [`shape_matrix_bounded`], [`cka_shape_bounded`]: a population from the
+//!   per-network reductions of [`factor`](crate::analysis::factor): each pair is a `k_a × k_b`
+//!   block and its singular values. Truncation keeps `√(Σ_{i>k} s_i² / Σ s_i²) ≤ tol/2` (the
+//!   nuclear norm's error is first order in the dropped singular values); a pair whose proven
+//!   angle bound still exceeds `tol` is recomputed exactly with [`shape_distance`].
 //!
 //! Resolution: `arccos` near 1 turns the rounding of the cosine (~1e-16) into ~1e-8 of
 //! distance, so identical representations give ~1e-8, not 0, in [`shape_distance`]; the matrix
 //! diagonal is exactly 0. A network without variance is at `π/2` from every other network.
 
-use crate::analysis::cka::{self, CrossStats};
+use crate::analysis::cka;
+use crate::analysis::factor::{self, Bounded, PairBlock, Reduced, Rule};
 use crate::analysis::linalg::{self, GeometryError};
 use ndarray::{Array2, ArrayView2};
 use std::f64::consts::FRAC_PI_2;
@@ -40,42 +44,111 @@ pub fn shape_distance(x: ArrayView2<f32>, y: ArrayView2<f32>) -> Result<f64, Geo
     Ok(angle(nuclear, tx, ty, flat))
 }
 
-/// Shape distances from [`cka::cross_stats`] computed with `nuclear = true`.
-pub fn shape_from_stats(st: &CrossStats) -> Array2<f64> {
-    let n = st.trace.len();
-    let mut upper = Vec::with_capacity(st.pairs.len());
-    for a in 0..n {
-        for b in a..n {
-            let (_, nuc) = st.pairs[upper.len()];
-            upper.push(angle(
-                nuc,
-                st.trace[a],
-                st.trace[b],
-                st.flat[a] || st.flat[b],
-            ));
-        }
+/// Default tolerance (radians) on every shape distance of a population matrix.
+pub const DEFAULT_TOL: f64 = 1e-8;
+
+/// Shape distance of the pair `(a, b)` from its block: `(distance, truncation bound, rounding
+/// bound)`. The nuclear norm is known within `[‖A‖_*, ‖A‖_* + √ε_a R_{b|a} + √ε_b R_{a|b}]`
+/// (see [`factor`](crate::analysis::factor)); the angle reported is the one of `‖A‖_*`, the
+/// exact angle lies below it by at most the truncation bound.
+pub fn shape_from_block(
+    ra: &Reduced,
+    rb: &Reduced,
+    block: &PairBlock,
+    samples: usize,
+) -> (f64, f64, f64) {
+    if ra.flat || rb.flat {
+        return (FRAC_PI_2, 0.0, 0.0);
     }
-    linalg::symmetric_from_pairs(n, &upper)
+    let (ta, tb) = (ra.total2(), rb.total2());
+    let norm = (ta * tb).sqrt();
+    let r_b_out_a = factor::outside2(tb, block.in_x, ra.k(), samples);
+    let r_a_out_b = factor::outside2(ra.kept2(), block.in_y, rb.k(), samples);
+    let missing = (ra.tail2() * r_b_out_a).sqrt() + (rb.tail2() * r_a_out_b).sqrt();
+    let kmin = ra.k().min(rb.k()).max(1) as f64;
+    let units = ra.proj.nrows() + rb.proj.nrows();
+    let round_cos = kmin.sqrt() * factor::gamma(samples + units) + 4.0 * kmin * kmin * f64::EPSILON;
+    let cos = block.nuclear / norm;
+    let acos = |c: f64| c.clamp(0.0, 1.0).acos();
+    let got = acos(cos);
+    let trunc = got - acos(cos + missing / norm);
+    let all = (acos(cos - round_cos) - got).max(got - acos(cos + missing / norm + round_cos));
+    (got, trunc, (all - trunc).max(0.0))
 }
 
-/// Shape distance matrix of a population: symmetric, zero diagonal, values in `[0, π/2]`.
+/// Shape distances of a reduced population from its pair blocks (computed with the nuclear
+/// norm); pairs the bound cannot keep within `tol` are recomputed with [`shape_distance`].
+pub fn shape_from_blocks(
+    xs: &[ArrayView2<f32>],
+    reduced: &[Reduced],
+    blocks: &[PairBlock],
+    tol: f64,
+) -> Result<Bounded, GeometryError> {
+    let n = xs.len();
+    let samples = xs.first().map_or(0, |x| x.nrows());
+    factor::assemble(
+        n,
+        reduced,
+        tol,
+        |a, b| {
+            shape_from_block(
+                &reduced[a],
+                &reduced[b],
+                &blocks[factor::upper_index(n, a, b)],
+                samples,
+            )
+        },
+        |a, b| shape_distance(xs[a], xs[b]),
+    )
+}
+
+/// Shape distance matrix of a population, every entry within `tol` radians of the exact value.
+pub fn shape_matrix_bounded(xs: &[ArrayView2<f32>], tol: f64) -> Result<Bounded, GeometryError> {
+    let reduced = factor::reduce_all(xs, Rule::Shape(tol))?;
+    let blocks = factor::pair_blocks(xs, &reduced, true)?;
+    shape_from_blocks(xs, &reduced, &blocks, tol)
+}
+
+/// Shape distance matrix of a population: symmetric, zero diagonal, values in `[0, π/2]`,
+/// within [`DEFAULT_TOL`] of the exact values.
 pub fn shape_matrix(xs: &[ArrayView2<f32>]) -> Result<Array2<f64>, GeometryError> {
-    Ok(shape_from_stats(&cka::cross_stats(xs, true)?))
+    Ok(shape_matrix_bounded(xs, DEFAULT_TOL)?.distance)
 }
 
-/// CKA and shape distance matrices from a single pass over the cross products.
+/// CKA and shape matrices from one reduction and one pass over the pair blocks, each within
+/// its tolerance.
+pub fn cka_shape_bounded(
+    xs: &[ArrayView2<f32>],
+    cka_tol: f64,
+    shape_tol: f64,
+) -> Result<(Bounded, Bounded), GeometryError> {
+    let reduced = factor::reduce_all(
+        xs,
+        Rule::Both {
+            cka: cka_tol,
+            shape: shape_tol,
+        },
+    )?;
+    let blocks = factor::pair_blocks(xs, &reduced, true)?;
+    Ok((
+        cka::cka_from_blocks(xs, &reduced, &blocks, cka_tol)?,
+        shape_from_blocks(xs, &reduced, &blocks, shape_tol)?,
+    ))
+}
+
+/// [`cka_shape_bounded`] at the default tolerances.
 pub fn cka_shape_matrices(
     xs: &[ArrayView2<f32>],
 ) -> Result<(Array2<f64>, Array2<f64>), GeometryError> {
-    let st = cka::cross_stats(xs, true)?;
-    Ok((cka::cka_from_stats(&st), shape_from_stats(&st)))
+    let (c, s) = cka_shape_bounded(xs, cka::DEFAULT_TOL, DEFAULT_TOL)?;
+    Ok((c.distance, s.distance))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analysis::cka::cka_matrix;
-    use crate::analysis::cka::tests::{random_states, rotate};
+    use crate::analysis::cka::tests::{decaying_states, random_states, rotate};
 
     #[test]
     fn identical_rotated_and_scaled_representations_are_at_distance_zero() {
@@ -137,6 +210,41 @@ mod tests {
         assert_eq!(
             shape_matrix(&[x.view(), z.view()]).unwrap()[(0, 1)],
             FRAC_PI_2
+        );
+    }
+
+    #[test]
+    fn truncated_population_is_within_its_proven_bound_of_the_exact_values() {
+        let mut xs: Vec<Array2<f32>> = (0..6)
+            .map(|i| decaying_states(400, 24, 0.2 + 0.05 * (i % 3) as f64, 90 + i as u64))
+            .collect();
+        // A near copy: the steep end of arccos, where the bound needs the exact fallback.
+        xs.push(rotate(xs[0].view(), 7).mapv(|v| 1.5 * v));
+        let views: Vec<_> = xs.iter().map(|x| x.view()).collect();
+        let mut worst_seen = 0.0f64;
+        for tol in [1e-8, 1e-5, 1e-3] {
+            let got = shape_matrix_bounded(&views, tol).unwrap();
+            assert!(
+                got.mean_k < 24.0,
+                "tol {tol}: truncation must happen, k = {}",
+                got.mean_k
+            );
+            for a in 0..7 {
+                for b in a + 1..7 {
+                    let exact = shape_distance(views[a], views[b]).unwrap();
+                    let err = (got.distance[(a, b)] - exact).abs();
+                    // 1e-7: the exact reference's own arccos resolution near 0 (module doc).
+                    let allowed = got.max_error.min(tol) + if exact < 1e-3 { 1e-7 } else { 1e-12 };
+                    assert!(err <= allowed, "tol {tol} ({a},{b}): {err:e} > {allowed:e}");
+                    worst_seen = worst_seen.max(err);
+                }
+            }
+            let (c, s) = cka_shape_bounded(&views, tol, tol).unwrap();
+            assert!(c.max_error <= tol && s.max_error <= tol.max(got.max_error));
+        }
+        assert!(
+            worst_seen > 1e-9,
+            "loose tolerances really truncate: {worst_seen:e}"
         );
     }
 }

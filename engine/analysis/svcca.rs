@@ -287,6 +287,19 @@ mod tests {
         for (g, w) in got.iter().zip(&want) {
             assert!((g - w).abs() < 1e-6, "rust {got:?} vs numpy {want:?}");
         }
+        // The population paths (truncated CKA and shape at their default tolerances) too.
+        let pair = [x.view(), y.view()];
+        let population = [
+            svcca_matrix(&pair, variance).unwrap()[(0, 1)],
+            crate::analysis::cka::cka_matrix(&pair).unwrap()[(0, 1)],
+            crate::analysis::shape::shape_matrix(&pair).unwrap()[(0, 1)],
+        ];
+        for (g, w) in population.iter().zip(&want) {
+            assert!(
+                (g - w).abs() < 1e-6,
+                "population {population:?} vs numpy {want:?}"
+            );
+        }
         assert!(
             want.iter().all(|w| *w > 0.05),
             "a pair far from trivial: {want:?}"

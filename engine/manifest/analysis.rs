@@ -13,10 +13,17 @@ pub enum Analysis {
         #[serde(default = "d_variance")]
         variance: f64,
     },
-    /// Linear CKA distance.
-    Cka {},
-    /// Angular Procrustes shape metric.
-    Shape {},
+    /// Linear CKA distance; `tol` bounds each distance's error from truncating every network's
+    /// spectrum (0: no truncation).
+    Cka {
+        #[serde(default = "d_geometry_tol")]
+        tol: f64,
+    },
+    /// Angular Procrustes shape metric; `tol` as for CKA.
+    Shape {
+        #[serde(default = "d_geometry_tol")]
+        tol: f64,
+    },
     /// Fixed points, their linearisation, and the task's linear analyses (SPEC §5).
     FixedPoints(FixedPointParams),
     /// Topology graphs and the topology distance between networks.
@@ -27,12 +34,16 @@ pub enum Analysis {
     Clustering(ClusteringParams),
 }
 
+fn d_geometry_tol() -> f64 {
+    1e-8
+}
+
 impl Analysis {
     pub fn kind(&self) -> &'static str {
         match self {
             Analysis::Svcca { .. } => "svcca",
-            Analysis::Cka {} => "cka",
-            Analysis::Shape {} => "shape",
+            Analysis::Cka { .. } => "cka",
+            Analysis::Shape { .. } => "shape",
             Analysis::FixedPoints(_) => "fixed_points",
             Analysis::Topology(_) => "topology",
             Analysis::Mds(_) => "mds",

@@ -336,6 +336,9 @@ impl Checker<'_> {
                 Analysis::Svcca { variance } if !(*variance > 0.0 && *variance <= 1.0) => {
                     Some(("variance", format!("must be in (0, 1], got {variance}")))
                 }
+                Analysis::Cka { tol } | Analysis::Shape { tol } if !(0.0..1.0).contains(tol) => {
+                    Some(("tol", format!("must be in [0, 1), got {tol}")))
+                }
                 Analysis::FixedPoints(p) if p.inits == 0 => {
                     Some(("inits", "must be at least 1".into()))
                 }

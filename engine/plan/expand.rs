@@ -140,12 +140,16 @@ fn expand_study(b: &mut PlanBuilder, s: &Study) -> Result<(), PlanError> {
                 json!({ "variance": variance }),
                 &probes,
             )?),
-            Analysis::Cka {} => {
-                distances.push(b.add(name, "cka", "all".into(), json!({}), &probes)?)
+            Analysis::Cka { tol } => {
+                distances.push(b.add(name, "cka", "all".into(), json!({ "tol": tol }), &probes)?)
             }
-            Analysis::Shape {} => {
-                distances.push(b.add(name, "shape", "all".into(), json!({}), &probes)?)
-            }
+            Analysis::Shape { tol } => distances.push(b.add(
+                name,
+                "shape",
+                "all".into(),
+                json!({ "tol": tol }),
+                &probes,
+            )?),
             _ => {}
         }
     }

@@ -23,12 +23,24 @@ struct SvccaParams {
     variance: f64,
 }
 
+/// `tol`: proven bound on each CKA / shape distance of the truncated population matrices
+/// (`analysis::factor`); without it, the analysis' default (1e-8).
+#[derive(serde::Deserialize)]
+struct TolParams {
+    tol: Option<f64>,
+}
+
 impl TaskKind for Distance {
     fn name(&self) -> &'static str {
         self.metric
     }
+    /// cka and shape 2: population matrices from truncated per-network reductions, each
+    /// distance within a proven `tol` (default 1e-8) of the exact value (`analysis::factor`).
     fn version(&self) -> u32 {
-        1
+        match self.metric {
+            "svcca" => 1,
+            _ => 2,
+        }
     }
     fn run(
         &self,
@@ -43,8 +55,14 @@ impl TaskKind for Distance {
         let views: Vec<ArrayView2<f32>> = xs.iter().map(|x| x.view()).collect();
         let d = match self.metric {
             "svcca" => svcca::svcca_matrix(&views, params::<SvccaParams>(p)?.variance),
-            "cka" => cka::cka_matrix(&views),
-            _ => shape::shape_matrix(&views),
+            "cka" => {
+                let tol = params::<TolParams>(p)?.tol.unwrap_or(cka::DEFAULT_TOL);
+                cka::cka_matrix_bounded(&views, tol).map(|b| b.distance)
+            }
+            _ => {
+                let tol = params::<TolParams>(p)?.tol.unwrap_or(shape::DEFAULT_TOL);
+                shape::shape_matrix_bounded(&views, tol).map(|b| b.distance)
+            }
         }
         .map_err(|e| TaskError::Failed(format!("{}: {e}", self.metric)))?;
         if let Some(v) = d.iter().find(|v| !v.is_finite()) {
