@@ -4,7 +4,7 @@
 //! `rnn` implements it for every architecture; fixed-point finding, linearisation and topology
 //! are written against this trait only, so they are tested on hand-built systems too.
 
-use ndarray::{Array2, ArrayView1, ArrayViewMut1};
+use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, ArrayViewMut2};
 
 pub trait Dynamics: Sync {
     /// Dimension of the dynamical state `s` (LSTM: `2N`, `[c; h]`).
@@ -15,6 +15,14 @@ pub trait Dynamics: Sync {
     fn output_dim(&self) -> usize;
     /// `out = F(s, x)`.
     fn step(&self, s: ArrayView1<f64>, x: ArrayView1<f64>, out: ArrayViewMut1<f64>);
+    /// `out.row(k) = F(s.row(k), x)` for every row, as `step` computes it (up to rounding).
+    /// Many runs of one system step together through this (one matrix product instead of one
+    /// matrix-vector product and its allocations per run).
+    fn step_batch(&self, s: ArrayView2<f64>, x: ArrayView1<f64>, mut out: ArrayViewMut2<f64>) {
+        for (row, o) in s.rows().into_iter().zip(out.rows_mut()) {
+            self.step(row, x, o);
+        }
+    }
     /// `out = ∂F/∂s` at `(s, x)`, `state_dim × state_dim`.
     fn jacobian_state(&self, s: ArrayView1<f64>, x: ArrayView1<f64>, out: &mut Array2<f64>);
     /// `out = ∂F/∂x` at `(s, x)`, `state_dim × input_dim`.

@@ -63,60 +63,78 @@ pub fn transition_graph(
     let dim = sys.state_dim();
     let stable: Vec<usize> = (0..n).filter(|&i| fps[i].n_unstable == 0).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let mut starts = Vec::with_capacity(n * opts.runs);
-    for (i, fp) in fps.iter().enumerate() {
-        let norm = fp.state.dot(&fp.state).sqrt();
-        let eps = if norm > opts.tol {
-            opts.eps_rel * norm
-        } else {
-            opts.eps_rel
-        };
-        for _ in 0..opts.runs {
-            let xi = Array1::from_shape_fn(dim, |_| rng.sample::<f64, _>(StandardNormal));
-            let scale = eps / xi.dot(&xi).sqrt();
-            starts.push((i, &fp.state + &(xi * scale)));
-        }
-    }
-    let ends: Vec<Option<usize>> = starts
-        .par_iter()
-        .map(|(_, s0)| run_to_attractor(sys, fps, &stable, s0.clone(), x, opts))
+    let starts: Vec<Array2<f64>> = fps
+        .iter()
+        .map(|fp| {
+            let norm = fp.state.dot(&fp.state).sqrt();
+            let eps = if norm > opts.tol {
+                opts.eps_rel * norm
+            } else {
+                opts.eps_rel
+            };
+            let mut s = Array2::zeros((opts.runs, dim));
+            for mut row in s.axis_iter_mut(Axis(0)) {
+                let xi = Array1::from_shape_fn(dim, |_| rng.sample::<f64, _>(StandardNormal));
+                let scale = eps / xi.dot(&xi).sqrt();
+                row.assign(&(&fp.state + &(xi * scale)));
+            }
+            s
+        })
+        .collect();
+    let ends: Vec<Vec<Option<usize>>> = starts
+        .into_par_iter()
+        .map(|s0| runs_to_attractor(sys, fps, &stable, s0, x, opts))
         .collect();
     let mut p = Array2::zeros((n, n));
     let w = 1.0 / opts.runs.max(1) as f64;
-    for ((i, _), end) in starts.iter().zip(ends) {
-        if let Some(j) = end {
-            p[(*i, j)] += w;
+    for (i, row_ends) in ends.iter().enumerate() {
+        for &j in row_ends.iter().flatten() {
+            p[(i, j)] += w;
         }
     }
     p
 }
 
-fn run_to_attractor(
+/// Where each row of `s` ends: the stable point it comes within `tol` of, or `None` (not
+/// within `max_steps`, or non-finite). The runs step together through [`Dynamics::step_batch`];
+/// a run leaves the batch when it arrives.
+fn runs_to_attractor(
     sys: &dyn Dynamics,
     fps: &[FixedPoint],
     stable: &[usize],
-    mut s: Array1<f64>,
+    mut s: Array2<f64>,
     x: ArrayView1<f64>,
     opts: &TransitionOpts,
-) -> Option<usize> {
-    let mut next = Array1::zeros(s.len());
+) -> Vec<Option<usize>> {
+    let mut ends = vec![None; s.nrows()];
+    let mut active: Vec<usize> = (0..s.nrows()).collect();
+    let mut next = Array2::zeros(s.dim());
     for step in 0..=opts.max_steps {
-        let nearest = stable
-            .iter()
-            .map(|&j| (j, distance(s.view(), fps[j].state.view())))
-            .min_by(|a, b| a.1.total_cmp(&b.1));
-        if let Some((j, d)) = nearest {
-            if d < opts.tol {
-                return Some(j);
+        let mut keep = Vec::with_capacity(active.len());
+        for (k, &run) in active.iter().enumerate() {
+            let row = s.row(k);
+            let nearest = stable
+                .iter()
+                .map(|&j| (j, distance(row, fps[j].state.view())))
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            match nearest {
+                Some((j, d)) if d < opts.tol => ends[run] = Some(j),
+                _ if row.iter().all(|v| v.is_finite()) => keep.push(k),
+                _ => {}
             }
         }
-        if step == opts.max_steps || !s.iter().all(|v| v.is_finite()) {
+        if keep.is_empty() || step == opts.max_steps {
             break;
         }
-        sys.step(s.view(), x, next.view_mut());
+        if keep.len() < active.len() {
+            s = s.select(Axis(0), &keep);
+            active = keep.iter().map(|&k| active[k]).collect();
+            next = Array2::zeros(s.dim());
+        }
+        sys.step_batch(s.view(), x, next.view_mut());
         std::mem::swap(&mut s, &mut next);
     }
-    None
+    ends
 }
 
 fn distance(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {

@@ -1,17 +1,21 @@
 //! `NetworkDynamics`: a network as the f64 dynamical system `s' = F(s, x)` that fixed-point
 //! finding and linearisation need (f64 because roots are polished to `q < 1e-12`).
 //!
-//! `step` is `cell::forward` on one row. The Jacobians are `cell::backward` on `D` copies of the
-//! state seeded with the unit vectors: row `i` of the result is `∂F_i/∂s` (and `∂F_i/∂x` through
-//! `Ut`), so they are exact and share the cell equations with training.
+//! `step` is `cell::forward` on one row, `step_batch` on many (the transition graph's runs).
+//! The Jacobians are `cell::backward` on `D` copies of one forward step, seeded with the unit
+//! vectors: row `i` of the result is `∂F_i/∂s` (and `∂F_i/∂x` through `Ut`), so they are exact
+//! and share the cell equations with training.
+//!
+//! Tests at the end load `tests/fixtures/flipflop_gru24.json`, a trained flip-flop GRU (see
+//! `fixture`), and check the fixed-point scaffold the paper describes.
 
 use super::bptt::Workspace;
-use super::cell::{view, view_mut, Cell};
+use super::cell::{view, Cell};
 use super::weights::Weights;
 use super::{Arch, Shape};
 use crate::analysis::dynamics::Dynamics;
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, Array3, ArrayView1, ArrayView3, ArrayViewMut1};
+use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut1, ArrayViewMut2};
 
 #[derive(Clone, Debug)]
 pub struct NetworkDynamics {
@@ -89,21 +93,38 @@ impl NetworkDynamics {
         }
     }
 
+    /// `b + x·Ut`, the input part of the pre-activations.
+    /// (A loop: a matrix product call costs more than the few inputs it would multiply.)
+    fn input_drive(&self, x: ArrayView1<f64>) -> Vec<f64> {
+        let mut a0 = self.w.b.to_vec();
+        for (&xm, ut) in x.iter().zip(self.w.ut.rows()) {
+            if xm != 0.0 {
+                a0.iter_mut().zip(ut).for_each(|(a, &u)| *a += xm * u);
+            }
+        }
+        a0
+    }
+
     fn replicate(&self, s: ArrayView1<f64>, x: ArrayView1<f64>, rows: usize) -> Replica {
-        let (n, gn) = (self.shape.units, self.cell.gn());
         let s = s.to_vec();
         let (h0, c0) = self.split(&s);
-        let mut a0 = self.w.b.to_vec();
-        let xv = x.to_owned().into_shape_with_order((1, x.len())).unwrap();
-        general_mat_mul(1.0, &xv, &self.w.ut, 1.0, &mut view_mut(&mut a0, 1, gn));
+        let a0 = self.input_drive(x);
+        self.forward(h0.repeat(rows), c0.repeat(rows), a0.repeat(rows), rows)
+    }
+
+    /// One step of `rows` states given as `h_prev [rows, N]`, `c_prev [rows, N]` (LSTM, else
+    /// empty) and their input drives `a`.
+    fn forward(&self, h_prev: Vec<f64>, c_prev: Vec<f64>, a: Vec<f64>, rows: usize) -> Replica {
+        let n = self.shape.units;
         let lstm_or_gru = matches!(self.shape.arch, Arch::Lstm | Arch::Gru);
+        let cells = c_prev.len();
         let mut r = Replica {
-            h_prev: h0.repeat(rows),
-            c_prev: c0.repeat(rows),
-            a: a0.repeat(rows),
+            h_prev,
+            c_prev,
+            a,
             aux: vec![0.0; if lstm_or_gru { rows * n } else { 0 }],
             h: vec![0.0; rows * n],
-            c: vec![0.0; c0.len() * rows],
+            c: vec![0.0; cells],
         };
         self.cell.forward(
             self.w.wt.view(),
@@ -127,7 +148,16 @@ impl NetworkDynamics {
     ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         let n = self.shape.units;
         let d = self.shape.state_dim();
-        let mut r = self.replicate(s, x, d);
+        // one forward row, copied: every seeded row has the same forward caches
+        let one = self.replicate(s, x, 1);
+        let mut r = Replica {
+            h_prev: one.h_prev.repeat(d),
+            c_prev: one.c_prev.repeat(d),
+            a: one.a.repeat(d),
+            aux: one.aux.repeat(d),
+            h: Vec::new(),
+            c: one.c.repeat(d),
+        };
         let mut dh = vec![0.0; d * n];
         let mut dc = vec![0.0; r.c.len()];
         for i in 0..d {
@@ -179,6 +209,24 @@ impl Dynamics for NetworkDynamics {
                 .assign(&ArrayView1::from(&r.h[..]));
         } else {
             out.assign(&ArrayView1::from(&r.h[..]));
+        }
+    }
+
+    fn step_batch(&self, s: ArrayView2<f64>, x: ArrayView1<f64>, mut out: ArrayViewMut2<f64>) {
+        let (rows, n, d) = (s.nrows(), self.shape.units, self.shape.state_dim());
+        let lstm = self.shape.arch == Arch::Lstm;
+        let h_prev: Vec<f64> = s.slice(ndarray::s![.., d - n..]).iter().copied().collect();
+        let c_prev: Vec<f64> = if lstm {
+            s.slice(ndarray::s![.., ..n]).iter().copied().collect()
+        } else {
+            Vec::new()
+        };
+        let r = self.forward(h_prev, c_prev, self.input_drive(x).repeat(rows), rows);
+        out.slice_mut(ndarray::s![.., d - n..])
+            .assign(&view(&r.h, rows, n));
+        if lstm {
+            out.slice_mut(ndarray::s![.., ..n])
+                .assign(&view(&r.c, rows, n));
         }
     }
 
@@ -287,6 +335,28 @@ mod tests {
                 shape.activation,
                 rel_err(&ji, &fd)
             );
+        }
+    }
+
+    #[test]
+    fn step_batch_is_step_on_every_row() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for (shape, w) in all_small(5, 3, 2) {
+            let dy = NetworkDynamics::new(shape, w);
+            let d = dy.state_dim();
+            let s = Array2::from_shape_fn((7, d), |_| 2.0 * rng.random::<f64>() - 1.0);
+            let x = away_from_zero(3, &mut rng);
+            let mut batch = Array2::zeros((7, d));
+            dy.step_batch(s.view(), x.view(), batch.view_mut());
+            for k in 0..7 {
+                let mut one = Array1::zeros(d);
+                dy.step(s.row(k), x.view(), one.view_mut());
+                let err = (&one - &batch.row(k))
+                    .mapv(f64::abs)
+                    .fold(0.0f64, |m, &v| m.max(v));
+                assert!(err < 1e-14, "{} row {k}: {err:e}", shape.arch);
+                assert!(one.iter().any(|&v| v.abs() > 0.05), "a non-trivial step");
+            }
         }
     }
 
@@ -428,4 +498,200 @@ mod spec_tests {
             }
         }
     }
+}
+
+/// A trained flip-flop network (SPEC §5's expected scaffold), committed as a fixture so tests
+/// and benchmarks need not train one: `tests/fixtures/flipflop_gru24.json`, a 24-unit tanh GRU
+/// trained 1,500 iterations with the hyper-parameters stored in the file. Regenerate it with
+/// `cargo test -- --ignored regenerate_flipflop_fixture` (training takes about 20 s).
+#[cfg(test)]
+pub(crate) mod fixture {
+    use crate::rnn::{train, Activation, Arch, Hyper, Network, Param, Shape, TaskSpec, TrainOpts};
+    use serde::{Deserialize, Serialize};
+    use std::path::PathBuf;
+
+    #[derive(Serialize, Deserialize)]
+    struct Fixture {
+        about: String,
+        shape: Shape,
+        init_seed: u64,
+        hyper: Hyper,
+        train: TrainOpts,
+        val_loss: f64,
+        params: Vec<NamedParam>,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct NamedParam {
+        name: String,
+        rows: usize,
+        cols: usize,
+        values: Vec<f32>,
+    }
+
+    /// Relative to this source file, so it resolves from the package root (where tests run).
+    pub(crate) fn path() -> PathBuf {
+        std::path::Path::new(file!())
+            .parent()
+            .expect("a source file has a folder")
+            .join("../../tests/fixtures/flipflop_gru24.json")
+    }
+
+    pub(crate) fn flipflop_gru24() -> Network {
+        let text =
+            std::fs::read_to_string(path()).expect("fixture tests/fixtures/flipflop_gru24.json");
+        let f: Fixture = serde_json::from_str(&text).expect("fixture parses");
+        let params: Vec<Param> = f
+            .params
+            .into_iter()
+            .map(|p| Param {
+                name: p.name,
+                rows: p.rows,
+                cols: p.cols,
+                values: p.values,
+            })
+            .collect();
+        Network::from_params(f.shape, &params).expect("fixture parameters fit their shape")
+    }
+
+    #[test]
+    #[ignore = "writes tests/fixtures/flipflop_gru24.json; run by hand to regenerate it"]
+    fn regenerate_flipflop_fixture() {
+        let shape = Shape {
+            arch: Arch::Gru,
+            activation: Activation::Tanh,
+            units: 24,
+            inputs: 3,
+            outputs: 3,
+        };
+        let hyper = Hyper {
+            lr0: 0.3,
+            decay: 0.7,
+            momentum: 0.9,
+            clip: 1.0,
+        };
+        let opts = TrainOpts {
+            iterations: 1500,
+            log_every: 0,
+            data_seed: 2000,
+            ..TrainOpts::default()
+        };
+        let init_seed = 2;
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let r = train(
+            Network::init(shape, init_seed),
+            &TaskSpec::flipflop(),
+            &hyper,
+            &opts,
+            &never,
+        )
+        .unwrap();
+        let f = Fixture {
+            about: "census test fixture: a GRU trained on the 3-bit flip-flop task; regenerate \
+                    with `cargo test -- --ignored regenerate_flipflop_fixture`"
+                .into(),
+            shape,
+            init_seed,
+            hyper,
+            train: opts,
+            val_loss: r.val_loss,
+            params: r
+                .network
+                .params()
+                .into_iter()
+                .map(|p| NamedParam {
+                    name: p.name,
+                    rows: p.rows,
+                    cols: p.cols,
+                    values: p.values,
+                })
+                .collect(),
+        };
+        std::fs::create_dir_all(path().parent().unwrap()).unwrap();
+        std::fs::write(path(), serde_json::to_string(&f).unwrap() + "\n").unwrap();
+        assert!(r.val_loss < 0.01, "val MSE {}", r.val_loss);
+    }
+}
+
+/// The issue's claim on a trained flip-flop network: 8 attractors whose readouts are the 8 sign
+/// patterns, saddles between them, and attractors that only return to themselves.
+#[cfg(test)]
+mod trained_flipflop_tests {
+    use super::fixture::flipflop_gru24;
+    use crate::analysis::fixed_points::{find_fixed_points, FixedPointOpts};
+    use crate::analysis::topology::{transition_graph, TransitionOpts};
+    use crate::rnn::TaskSpec;
+    use ndarray::{Array1, Axis};
+
+    #[test]
+    fn eight_attractors_at_the_sign_patterns_with_saddles_between() {
+        let net = flipflop_gru24();
+        let sys = net.dynamics();
+        let probe = TaskSpec::flipflop().batch(7, 64);
+        let traj = sys.trajectory(probe.inputs.view());
+        let d = traj.len_of(Axis(2));
+        let states = traj.into_shape_with_order((64 * 100, d)).unwrap();
+        let x = Array1::zeros(3);
+        let fps =
+            find_fixed_points(&sys, x.view(), states.view(), &FixedPointOpts::default()).unwrap();
+        let stable: Vec<usize> = (0..fps.len()).filter(|&i| fps[i].n_unstable == 0).collect();
+        assert_eq!(stable.len(), 8, "{} points", fps.len());
+        let mut patterns: Vec<[bool; 3]> = stable
+            .iter()
+            .map(|&i| {
+                let y = &fps[i].readout;
+                assert!(
+                    y.iter().all(|v| v.abs() > MIN_READOUT),
+                    "attractor {i} reads out {y}"
+                );
+                [y[0] > 0.0, y[1] > 0.0, y[2] > 0.0]
+            })
+            .collect();
+        patterns.sort();
+        patterns.dedup();
+        assert_eq!(patterns.len(), 8, "every sign pattern once");
+        for k in 1..=3 {
+            assert!(
+                fps.iter().any(|f| f.n_unstable == k),
+                "a saddle with {k} unstable dimensions"
+            );
+        }
+        // 30 runs instead of 100 keep the test fast; each 1-saddle still sends runs both ways
+        let runs = TransitionOpts {
+            runs: 30,
+            ..TransitionOpts::default()
+        };
+        let p = transition_graph(&sys, &fps, x.view(), &runs);
+        for &i in &stable {
+            assert!(
+                (p[(i, i)] - 1.0).abs() < 1e-12,
+                "attractor {i} returns to itself"
+            );
+            assert!(
+                (p.row(i).sum() - 1.0).abs() < 1e-12,
+                "and goes nowhere else"
+            );
+        }
+        // a 1-saddle sits between two attractors that differ in one bit and sends runs to both
+        for (i, f) in fps.iter().enumerate().filter(|(_, f)| f.n_unstable == 1) {
+            let targets: Vec<usize> = (0..fps.len()).filter(|&j| p[(i, j)] > 0.0).collect();
+            assert_eq!(
+                targets.len(),
+                2,
+                "1-saddle {i} at {}: {:?}",
+                f.readout,
+                p.row(i)
+            );
+            let flips = (0..3)
+                .filter(|&k| {
+                    (fps[targets[0]].readout[k] > 0.0) != (fps[targets[1]].readout[k] > 0.0)
+                })
+                .count();
+            assert_eq!(flips, 1);
+        }
+    }
+
+    /// Attractor readouts of the fixture lie at 0.69–0.98 in absolute value (its trials hold each
+    /// bit for about 20 steps, so the loss does not push the attractors all the way to ±1).
+    const MIN_READOUT: f64 = 0.5;
 }

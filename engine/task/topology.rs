@@ -38,7 +38,7 @@ impl TaskKind for Topology {
         "topology"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn run(
         &self,
