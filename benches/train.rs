@@ -1,8 +1,9 @@
 //! Training throughput: iterations/s of BPTT on flip-flop (batch 64, T = 100) per architecture at
-//! 64/128/256 units, one thread, against two references measured in the same run:
-//! - the GEMM-bound limit: the same matrix products (same shapes and transposes) timed alone;
-//!   `fraction` = that time / the iteration time;
-//! - PyTorch (benches/torch_train.py, 2 threads), when `import torch` works.
+//! 64/128/256 units, on one thread and as the aggregate of two networks trained at once on two
+//! threads (how the engine uses the cores), against references measured in the same run:
+//! - the GEMM-bound limit: the same matrix products (same shapes and transposes) timed alone on
+//!   one core, times the cores used; `frac` = census it/s over that bound;
+//! - PyTorch (benches/torch_train.py) on 1 thread and on 2 threads, when `import torch` works.
 //!
 //! `CENSUS_BENCH_SECS` (default 3) sets the time spent per measurement; `CENSUS_BENCH_UNITS`
 //! (e.g. "64,128") and `CENSUS_BENCH_ARCHS` (e.g. "vanilla,gru") restrict the table;
@@ -28,8 +29,9 @@ fn env_list(name: &str, default: &str) -> Vec<String> {
         .collect()
 }
 
-/// Seconds per training iteration: `(time(k) − time(0)) / k`, with `k` grown to fill `secs`.
-fn train_time(arch: Arch, units: usize, secs: f64) -> f64 {
+/// Seconds per training iteration per network when `threads` independent networks train at
+/// once, one per thread: `(time(k) − time(0)) / k`, with `k` grown to fill `secs`.
+fn train_time(arch: Arch, units: usize, secs: f64, threads: usize) -> f64 {
     let task = TaskSpec::flipflop();
     let shape = Shape {
         arch,
@@ -55,7 +57,14 @@ fn train_time(arch: Arch, units: usize, secs: f64) -> f64 {
             ..TrainOpts::default()
         };
         let start = Instant::now();
-        train(Network::init(shape, 1), &task, &hyper, &opts, &never).unwrap();
+        std::thread::scope(|s| {
+            for i in 0..threads {
+                let (task, hyper, opts, never) = (&task, &hyper, &opts, &never);
+                s.spawn(move || {
+                    train(Network::init(shape, 1 + i as u64), task, hyper, opts, never).unwrap()
+                });
+            }
+        });
         start.elapsed().as_secs_f64()
     };
     let base = run(0);
@@ -164,10 +173,10 @@ fn main() {
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    println!("census BPTT training, flip-flop, batch {BATCH}, T = {STEPS}, tanh, one thread; {secs} s per measurement");
+    println!("census BPTT training, flip-flop, batch {BATCH}, T = {STEPS}, tanh; {secs} s per measurement");
     if !torch {
         println!(
-            "PyTorch is absent (python3 -c 'import torch' failed): skipping the PyTorch column"
+            "PyTorch is absent (python3 -c 'import torch' failed): skipping the PyTorch columns"
         );
     }
     let (fast, std) = (ns_per_elem(fast_tanh), ns_per_elem(f32::tanh));
@@ -176,35 +185,52 @@ fn main() {
         std / fast
     );
     println!(
-        "{:<8} {:>5} {:>9} {:>9} {:>10} {:>9} {:>11} {:>11}",
-        "arch", "units", "it/s", "GFLOP/s", "GEMM GF/s", "fraction", "torch it/s", "census/torch"
+        "{:<8} {:>5} {:>8} {:>8} {:>8} {:>8} {:>8} {:>6} {:>6} {:>8} {:>8} {:>6} {:>6}",
+        "arch",
+        "units",
+        "it/s 1T",
+        "it/s 2T",
+        "GF/s 2T",
+        "GEMM GF",
+        "bound 2T",
+        "frac1",
+        "frac2",
+        "torch 1T",
+        "torch 2T",
+        "x 1T",
+        "x 2T"
     );
     for &arch in &archs {
         for &n in &units {
-            let t = train_time(arch, n, secs);
+            let t1 = train_time(arch, n, secs, 1);
+            let t2 = train_time(arch, n, secs, 2);
             let (flops, gemm_t) = gemm_bound(arch, n, secs);
-            let (tr, ratio) = match torch
-                .then(|| torch_rate(arch, n, secs, torch_threads))
-                .flatten()
-            {
-                Some(r) => (format!("{r:.2}"), format!("{:.2}", (1.0 / t) / r)),
-                None => ("-".into(), "-".into()),
-            };
+            let (r1, r2) = (1.0 / t1, 2.0 / t2);
+            let bound2 = 2.0 / gemm_t;
+            let torch_at =
+                |threads: usize| torch.then(|| torch_rate(arch, n, secs, threads)).flatten();
+            let (p1, p2) = (torch_at(1), torch_at(torch_threads));
+            let show = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
             println!(
-                "{:<8} {:>5} {:>9.2} {:>9.2} {:>10.2} {:>9.2} {:>11} {:>11}",
+                "{:<8} {:>5} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>6.2} {:>6.2} {:>8} {:>8} {:>6} {:>6}",
                 arch.name(),
                 n,
-                1.0 / t,
-                flops / t / 1e9,
+                r1,
+                r2,
+                flops * r2 / 1e9,
                 flops / gemm_t / 1e9,
-                gemm_t / t,
-                tr,
-                ratio
+                bound2,
+                r1 * gemm_t,
+                r2 / bound2,
+                show(p1),
+                show(p2),
+                show(p1.map(|p| r1 / p)),
+                show(p2.map(|p| r2 / p)),
             );
         }
     }
-    println!(
-        "GFLOP/s counts the matrix products only; fraction = GEMM-only time / iteration time."
-    );
-    println!("census/torch compares one census thread with PyTorch on {torch_threads} thread(s) (the engine runs one network per core).");
+    println!("it/s 2T: aggregate of two networks training at once, one per thread (the engine runs one network per core).");
+    println!("GF/s counts the matrix products only; GEMM GF = the same products timed alone on one core;");
+    println!("bound 2T = 2 cores x that GEMM-only rate in it/s; frac1/frac2 = census it/s over the 1-/2-core bound.");
+    println!("x 1T = census 1 thread / PyTorch 1 thread; x 2T = census 2 networks on 2 threads / PyTorch on {torch_threads} thread(s).");
 }

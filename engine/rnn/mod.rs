@@ -13,6 +13,7 @@
 //! - `task`: the seeded task generators.
 //! - `train`: SGD with momentum, learning-rate decay, clipping, divergence detection.
 //! - `search`: hyper-parameter sampling for the random search.
+//! - `score`: task-level success criteria (does a trained network solve its task?).
 //! - `dynamics`: the f64 view implementing `crate::analysis::dynamics::Dynamics`.
 
 mod bptt;
@@ -21,6 +22,7 @@ mod dynamics;
 mod float;
 mod init;
 mod network;
+mod score;
 mod search;
 mod task;
 mod train;
@@ -29,6 +31,7 @@ mod weights;
 pub use dynamics::NetworkDynamics;
 pub use float::{fast_tanh, Float};
 pub use network::Network;
+pub use score::{score, TaskScore};
 pub use search::{sample_hyper, SearchSpace};
 pub use task::{Batch, TaskSpec};
 pub use train::{train, Hyper, Status, TrainOpts, TrainResult};
