@@ -108,6 +108,7 @@ pub fn export_cli(
     out: &Path,
 ) -> Vec<(String, census::table::Table)> {
     let _ = std::fs::remove_dir_all(out);
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     let status = census_cli(&[
         "export",
         manifest.to_str().unwrap(),
@@ -116,6 +117,7 @@ pub fn export_cli(
         "--out",
         out.to_str().unwrap(),
     ])
+    .current_dir(out.parent().unwrap())
     .status()
     .unwrap();
     assert!(status.success(), "export {} failed", manifest.display());

@@ -130,9 +130,11 @@ fn ok(out: Output, what: &str) -> String {
 
 fn export(cluster: &Cluster, manifest: &Path, cache: &Path, out: &Path) -> Vec<(String, Table)> {
     let _ = std::fs::remove_dir_all(out);
+    std::fs::create_dir_all(out.parent().unwrap()).unwrap();
     ok(
         cluster
             .census(&["export", s(manifest), "--cache", s(cache), "--out", s(out)])
+            .current_dir(out.parent().unwrap())
             .output()
             .unwrap(),
         "export",

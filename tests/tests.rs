@@ -7,4 +7,6 @@ mod crash;
 mod faults;
 mod interop;
 mod manifest_errors;
+mod report;
 mod slurm;
+mod storage;

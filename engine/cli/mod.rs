@@ -55,6 +55,18 @@ enum Command {
         /// Also export the probe states (large).
         #[arg(long)]
         states: bool,
+        /// Allow an --out folder outside the project (the folder census runs in).
+        #[arg(long)]
+        allow_outside: bool,
+    },
+    /// Draw the paper's figures from the cache: PNG and SVG files and an `index.html`.
+    Report {
+        manifest: Option<PathBuf>,
+        #[arg(long, default_value = "report")]
+        out: PathBuf,
+        /// Allow an --out folder outside the project (the folder census runs in).
+        #[arg(long)]
+        allow_outside: bool,
     },
     /// Per kind: cached, missing and failed tasks of the manifest, with the last failures.
     Status { manifest: Option<PathBuf> },
@@ -88,6 +100,14 @@ pub fn main() -> i32 {
 fn load(path: Option<&Path>) -> Result<Manifest> {
     let path = path.unwrap_or(Path::new(DEFAULT_MANIFEST));
     Ok(manifest::load(path)?)
+}
+
+/// Refuses an `--out` folder outside the project unless the user allowed it.
+fn out_dir(out: &Path, allow_outside: bool) -> Result<()> {
+    if !allow_outside {
+        ops::outdir::inside_project(&std::env::current_dir()?, out)?;
+    }
+    Ok(())
 }
 
 fn jobs(cli: &Cli) -> usize {
@@ -150,12 +170,23 @@ fn run(cli: Cli) -> Result<i32> {
             for (task, error) in &summary.failed {
                 eprintln!("  failed: {task}: {error}");
             }
+            if let Some(error) = &summary.storage {
+                eprintln!(
+                    "error: the cache {} cannot be written: {error}",
+                    cli.cache.display()
+                );
+                eprintln!("  nothing new was started and no task is blamed; every finished result is kept");
+                eprintln!(
+                    "  free space (or fix the folder's permissions) and run `census apply` again"
+                );
+                return Ok(1);
+            }
             if summary.interrupted {
                 eprintln!("interrupted: run `census apply` again to finish");
                 return Ok(130);
             }
             eprintln!(
-                "results in {}; `census export --out DIR` writes the tables",
+                "results in {}; `census export --out DIR` writes the tables, `census report` draws the figures into report/",
                 cli.cache.display()
             );
             Ok(if summary.ok() { 0 } else { 1 })
@@ -198,8 +229,10 @@ fn run(cli: Cli) -> Result<i32> {
             manifest,
             out,
             states,
+            allow_outside,
         } => {
             let m = load(manifest.as_deref())?;
+            out_dir(out, *allow_outside)?;
             let store = open()?;
             let (written, failed) = ops::export::export(&m, &store, out, *states)?;
             for (name, rows) in &written {
@@ -218,6 +251,31 @@ fn run(cli: Cli) -> Result<i32> {
                     eprintln!("  {task}: {why}");
                 }
             }
+            Ok(0)
+        }
+        Command::Report {
+            manifest,
+            out,
+            allow_outside,
+        } => {
+            let m = load(manifest.as_deref())?;
+            out_dir(out, *allow_outside)?;
+            let store = open()?;
+            let plan = ops::plan_of(&m, &Registry::standard())?;
+            let collected = ops::export::collect(&m, &plan, &store, true)?;
+            let rendered = crate::report::render(&collected.tables, out)?;
+            println!(
+                "{} figures (PNG and SVG) in {}",
+                rendered.figures.len(),
+                out.display()
+            );
+            if !collected.failed.is_empty() {
+                eprintln!(
+                    "left out {} tasks that failed in the last apply",
+                    collected.failed.len()
+                );
+            }
+            println!("open {}", rendered.index.display());
             Ok(0)
         }
         Command::Gc { manifests, dry_run } => {

@@ -8,10 +8,13 @@
 //!   goes on. A panic in a task is a failure of that task.
 //! - On cancel (Ctrl-C) nothing new starts; running tasks see the flag and stop; every finished
 //!   entry is already safely in the store.
+//! - When the cache cannot be written or read (a full disk, lost permissions) the task is not
+//!   at fault: nothing is recorded against it, nothing new starts, and the run ends with the
+//!   store's error; every entry finished before stays valid.
 
 use super::fresh::{dep_keys, freshness, Freshness, Reason};
 use crate::plan::{Plan, TaskNode};
-use crate::store::{Lookup, SlotRecord, Store};
+use crate::store::{Lookup, SlotRecord, Store, StoreError};
 use crate::table::Output;
 use crate::task::{Context, Registry, TaskError};
 use petgraph::graph::NodeIndex;
@@ -68,12 +71,14 @@ pub struct Summary {
     /// Tasks another process finished while we waited for their lock.
     pub shared: usize,
     pub interrupted: bool,
+    /// The store error that stopped the run (a full disk, say); no task was blamed for it.
+    pub storage: Option<String>,
     pub seconds: f64,
 }
 
 impl Summary {
     pub fn ok(&self) -> bool {
-        self.failed.is_empty() && self.skipped == 0 && !self.interrupted
+        self.failed.is_empty() && self.skipped == 0 && !self.interrupted && self.storage.is_none()
     }
 
     pub fn ran_of(&self, kind: &str) -> usize {
@@ -109,6 +114,8 @@ pub enum Outcome {
     /// An input entry is missing or damaged (and has been removed); it must run first.
     BadInput(NodeIndex, String),
     Failed(String),
+    /// The store could not be read or written; the task itself did nothing wrong.
+    Storage(String),
     Cancelled,
 }
 
@@ -149,7 +156,10 @@ pub fn run(
     recount(plan, &state, &mut unmet, &mut ready);
     let mut running = 0usize;
     pool.in_place_scope(|scope| loop {
-        while running < opts.jobs.max(1) && !opts.cancel.load(Ordering::SeqCst) {
+        while running < opts.jobs.max(1)
+            && !opts.cancel.load(Ordering::SeqCst)
+            && summary.storage.is_none()
+        {
             let Some(n) = ready.pop_front() else { break };
             if state[n.index()] != State::Pending {
                 continue;
@@ -215,6 +225,10 @@ pub fn run(
                     }
                 }
             }
+            Outcome::Storage(error) => {
+                state[n.index()] = State::Pending;
+                summary.storage.get_or_insert(error);
+            }
             Outcome::Cancelled => {
                 state[n.index()] = State::Pending;
             }
@@ -256,7 +270,7 @@ pub fn run_task(
     let node = plan.node(n);
     let _lock = match store.lock_key(&node.key) {
         Ok(l) => l,
-        Err(e) => return Outcome::Failed(e.to_string()),
+        Err(e) => return Outcome::Storage(e.to_string()),
     };
     if store.contains(&node.key) {
         return Outcome::DoneElsewhere;
@@ -267,7 +281,7 @@ pub fn run_task(
             Ok(Lookup::Present(o)) => inputs.push(o),
             Ok(Lookup::Missing) => return Outcome::BadInput(d, Reason::Missing.to_string()),
             Ok(Lookup::Corrupt(why)) => return Outcome::BadInput(d, why),
-            Err(e) => return Outcome::Failed(e.to_string()),
+            Err(e) => return Outcome::Storage(e.to_string()),
         }
     }
     let Some(kind) = registry.get(node.kind) else {
@@ -294,8 +308,10 @@ pub fn run_task(
             return failed(store, node, format!("panicked: {msg}"));
         }
     };
-    if let Err(e) = store.put(&node.key, &output) {
-        return Outcome::Failed(e.to_string());
+    match store.put(&node.key, &output) {
+        Ok(()) => {}
+        Err(e @ StoreError::Encode { .. }) => return failed(store, node, e.to_string()),
+        Err(e) => return Outcome::Storage(e.to_string()),
     }
     let record = SlotRecord {
         key: node.key.hex(),

@@ -2,6 +2,7 @@
 //! `cli` is a thin layer over these; tests call them directly.
 
 pub mod export;
+pub mod outdir;
 mod plan;
 pub mod slurm;
 
@@ -17,6 +18,17 @@ use std::sync::atomic::AtomicBool;
 /// Expands a manifest with the standard task kinds.
 pub fn plan_of(manifest: &Manifest, registry: &Registry) -> Result<Plan, PlanError> {
     expand(manifest, &|k| registry.version(k))
+}
+
+/// Parses, checks and plans arbitrary bytes as a manifest: the fuzz target (`fuzz/`) and the
+/// replay of its corpus in the tests. An error is a fine answer, a panic is a finding. Returns
+/// the number of tasks when the bytes make a valid manifest.
+pub fn parse_and_plan(data: &[u8]) -> Option<usize> {
+    let text = std::str::from_utf8(data).ok()?;
+    let manifest = crate::manifest::parse(std::path::Path::new("fuzz.toml"), text).ok()?;
+    plan_of(&manifest, &Registry::standard())
+        .ok()
+        .map(|p| p.len())
 }
 
 /// Runs every stale task of a manifest.

@@ -134,7 +134,7 @@ fn run_one(
             Outcome::Ran => return Ok("ran"),
             Outcome::DoneElsewhere => return Ok("finished by another process:"),
             Outcome::Cancelled => return Err(Stop::Cancelled),
-            Outcome::Failed(e) => return Err(Stop::Failed(e)),
+            Outcome::Failed(e) | Outcome::Storage(e) => return Err(Stop::Failed(e)),
             Outcome::BadInput(d, why) => {
                 let dep = plan.node(d);
                 if recomputed.contains(&d) {
@@ -150,7 +150,7 @@ fn run_one(
                 match run_task(plan, registry, store, d, cancel) {
                     Outcome::Ran | Outcome::DoneElsewhere => recomputed.push(d),
                     Outcome::Cancelled => return Err(Stop::Cancelled),
-                    Outcome::Failed(e) => {
+                    Outcome::Failed(e) | Outcome::Storage(e) => {
                         return Err(Stop::Failed(format!(
                             "recomputing damaged input {} {}: {e}",
                             dep.kind, dep.label
