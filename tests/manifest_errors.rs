@@ -190,3 +190,33 @@ fn every_bad_manifest_names_line_field_and_reason() {
     }
     assert!(wrong.is_empty(), "wrong errors:\n{}", wrong.join("\n"));
 }
+
+/// Replays the fuzz corpus (`fuzz/corpus/manifest`, committed, grown by `cargo fuzz run
+/// manifest`) through the same function the fuzz target calls: no input may panic, and the
+/// seed manifests that are valid must still plan.
+#[test]
+fn the_fuzz_corpus_parses_or_errors_without_panicking() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/manifest");
+    let mut planned = 0;
+    let mut total = 0;
+    for entry in std::fs::read_dir(&corpus).unwrap() {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        total += 1;
+        if census::ops::parse_and_plan(&data).is_some() {
+            planned += 1;
+        }
+    }
+    assert!(total >= 30, "the corpus has only {total} inputs");
+    for valid in ["default.toml", "smoke.toml", "base.toml"] {
+        let data = std::fs::read(corpus.join(valid)).unwrap();
+        assert!(
+            census::ops::parse_and_plan(&data).is_some_and(|n| n > 0),
+            "{valid} no longer plans"
+        );
+    }
+    assert!(
+        planned >= 3 && planned < total,
+        "{planned} of {total} planned"
+    );
+}
