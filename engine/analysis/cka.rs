@@ -74,22 +74,7 @@ pub fn cka_from_blocks(
     blocks: &[PairBlock],
     tol: f64,
 ) -> Result<Bounded, GeometryError> {
-    let n = xs.len();
-    let samples = xs.first().map_or(0, |x| x.nrows());
-    factor::assemble(
-        n,
-        reduced,
-        tol,
-        |a, b| {
-            cka_from_block(
-                &reduced[a],
-                &reduced[b],
-                &blocks[factor::upper_index(n, a, b)],
-                samples,
-            )
-        },
-        |a, b| cka_distance(xs[a], xs[b]),
-    )
+    factor::from_blocks(xs, reduced, blocks, tol, cka_from_block, cka_distance)
 }
 
 /// CKA distance matrix of a population, every entry within `tol` of the exact value (proven,

@@ -213,6 +213,35 @@ fn write_factor(x: ArrayView2<f32>, r: &Reduced, mut out: ArrayViewMut2<f64>) {
 /// Assembles a [`Bounded`] matrix from per-pair evaluations. `eval(a, b)` (`a < b`) returns
 /// `(distance, truncation bound, rounding bound)`; a pair whose truncation bound exceeds `tol`
 /// is replaced by `exact(a, b)` (keeping its rounding bound).
+/// Distances of a reduced population from its pair blocks: `from_block` gives each pair's
+/// (distance, truncation bound, rounding allowance) from `(reduced a, reduced b, block, samples)`;
+/// pairs whose bound exceeds `tol` are recomputed with `exact`.
+pub fn from_blocks(
+    xs: &[ArrayView2<f32>],
+    reduced: &[Reduced],
+    blocks: &[PairBlock],
+    tol: f64,
+    from_block: fn(&Reduced, &Reduced, &PairBlock, usize) -> (f64, f64, f64),
+    exact: fn(ArrayView2<f32>, ArrayView2<f32>) -> Result<f64, GeometryError>,
+) -> Result<Bounded, GeometryError> {
+    let n = xs.len();
+    let samples = xs.first().map_or(0, |x| x.nrows());
+    assemble(
+        n,
+        reduced,
+        tol,
+        |a, b| {
+            from_block(
+                &reduced[a],
+                &reduced[b],
+                &blocks[upper_index(n, a, b)],
+                samples,
+            )
+        },
+        |a, b| exact(xs[a], xs[b]),
+    )
+}
+
 pub fn assemble<E, X>(
     count: usize,
     reduced: &[Reduced],

@@ -84,22 +84,7 @@ pub fn shape_from_blocks(
     blocks: &[PairBlock],
     tol: f64,
 ) -> Result<Bounded, GeometryError> {
-    let n = xs.len();
-    let samples = xs.first().map_or(0, |x| x.nrows());
-    factor::assemble(
-        n,
-        reduced,
-        tol,
-        |a, b| {
-            shape_from_block(
-                &reduced[a],
-                &reduced[b],
-                &blocks[factor::upper_index(n, a, b)],
-                samples,
-            )
-        },
-        |a, b| shape_distance(xs[a], xs[b]),
-    )
+    factor::from_blocks(xs, reduced, blocks, tol, shape_from_block, shape_distance)
 }
 
 /// Shape distance matrix of a population, every entry within `tol` radians of the exact value.
