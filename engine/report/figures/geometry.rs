@@ -339,6 +339,20 @@ fn cells_of(m: &[f64], n: usize, block: usize, cells: usize) -> Vec<f64> {
 type Embeddings = BTreeMap<((usize, String), String), Vec<usize>>;
 
 /// The study's embeddings, metrics in the fixed order.
+/// The `embedding` table's `network_id`, `x` and `y` columns, if the table is there.
+type Points<'a> = (&'a [String], &'a [f64], &'a [f64]);
+
+fn points(tables: &Tables) -> Result<Option<Points<'_>>, ReportError> {
+    let Some(e) = table(tables, "embedding") else {
+        return Ok(None);
+    };
+    Ok(Some((
+        col("embedding", e.strs("network_id"))?,
+        col("embedding", e.f64s("x"))?,
+        col("embedding", e.f64s("y"))?,
+    )))
+}
+
 fn embeddings(tables: &Tables, study: &Study) -> Result<Embeddings, ReportError> {
     let rows = study_rows(tables, "embedding", &study.name)?;
     let mut out = Embeddings::new();
@@ -413,12 +427,9 @@ fn paper_mds_figure(task: &str, geometry: bool) -> &'static str {
 /// untrained controls as rings.
 pub fn mds(tables: &Tables, study: &Study) -> Result<Vec<Figure>, ReportError> {
     let groups = embeddings(tables, study)?;
-    let Some(e) = table(tables, "embedding") else {
+    let Some((ids, x, y)) = points(tables)? else {
         return Ok(Vec::new());
     };
-    let ids = col("embedding", e.strs("network_id"))?;
-    let x = col("embedding", e.f64s("x"))?;
-    let y = col("embedding", e.f64s("y"))?;
     let mut methods: BTreeMap<&str, usize> = BTreeMap::new();
     for ((_, metric), _) in groups.keys() {
         *methods.entry(metric.as_str()).or_default() += 1;
@@ -489,12 +500,9 @@ pub fn mds(tables: &Tables, study: &Study) -> Result<Vec<Figure>, ReportError> {
 /// (dots tanh, triangles relu).
 pub fn trained_vs_untrained(tables: &Tables, study: &Study) -> Result<Vec<Figure>, ReportError> {
     let groups = embeddings(tables, study)?;
-    let Some(e) = table(tables, "embedding") else {
+    let Some((ids, x, y)) = points(tables)? else {
         return Ok(Vec::new());
     };
-    let ids = col("embedding", e.strs("network_id"))?;
-    let x = col("embedding", e.f64s("x"))?;
-    let y = col("embedding", e.f64s("y"))?;
     let mut fig = figure(
         study,
         "trained-vs-untrained",
