@@ -230,9 +230,16 @@ impl LuSolver {
     pub fn factor(&mut self, a: &Array2<f64>) -> bool {
         let n = self.n;
         assert_eq!(a.dim(), (n, n), "LuSolver built for dimension {n}");
-        for j in 0..n {
-            for i in 0..n {
-                self.lu[(i, j)] = a[(i, j)];
+        match a.as_slice() {
+            Some(rows) => self
+                .lu
+                .copy_from(faer::MatRef::from_row_major_slice(rows, n, n)),
+            None => {
+                for j in 0..n {
+                    for i in 0..n {
+                        self.lu[(i, j)] = a[(i, j)];
+                    }
+                }
             }
         }
         factor::lu_in_place(

@@ -7,7 +7,7 @@
 //! 2. From each, drive `r(s) = F(s, x*) − s` to zero: a Newton step `δ = −(J − I)⁻¹ r` with the
 //!    analytic Jacobian and a backtracking line search on `q(s) = ½||r||²` (the Newton direction
 //!    always descends `q`). After a successful Newton step the LU factors are reused for chord
-//!    steps while each shrinks `q` tenfold (Shamanskii's method: near a root these cost a
+//!    steps while each at least halves `q` (Shamanskii's method: near a root these cost a
 //!    triangular solve instead of a factorisation). When `J − I` is singular or the line
 //!    search fails, a Levenberg–Marquardt step `(AᵀA + μI) δ = −Aᵀ r`, `A = J − I`, with adaptive `μ`. Both
 //!    find saddles and unstable points as readily as attractors. Stops at `q < tol_q`, at
@@ -241,7 +241,7 @@ const LM_TRIES: usize = 30;
 const STALL_ITERS: usize = 5;
 const STALL_RATIO: f64 = 0.9;
 /// Keep reusing a factorisation while each chord step shrinks `q` at least this much.
-const CHORD_RATE: f64 = 0.1;
+const CHORD_RATE: f64 = 0.5;
 
 impl Newton {
     pub fn new(n: usize) -> Self {

@@ -44,24 +44,41 @@ impl Default for TransitionOpts {
     }
 }
 
+/// A fixed point as a transition graph sees it: where it is and whether runs can end there.
+#[derive(Debug, Clone, Copy)]
+pub struct Anchor<'a> {
+    pub state: ArrayView1<'a, f64>,
+    pub stable: bool,
+}
+
+/// The anchors of found fixed points, in their order.
+pub fn anchors(fps: &[FixedPoint]) -> Vec<Anchor<'_>> {
+    fps.iter()
+        .map(|fp| Anchor {
+            state: fp.state.view(),
+            stable: fp.n_unstable == 0,
+        })
+        .collect()
+}
+
 /// Transition probabilities between the fixed points `fps`, in the order given
 /// (`find_fixed_points` returns them ordered lexicographically by readout, as the SPEC asks).
 ///
 /// From each `s*`, `runs` runs start at `s* + ε ξ` with `ξ` a uniformly random unit vector and
 /// `ε = eps_rel · ||s*||` (`eps_rel` at the origin, i.e. when `||s*|| ≤ tol`: a numerically found
 /// origin sits ~1e-13 off zero, where a relative ε would be swamped by that offset), and iterate `F(·, x)` until they come within
-/// `tol` of a stable fixed point (`n_unstable == 0`; the nearest one if several). A run that
+/// `tol` of a stable fixed point (the nearest one if several). A run that
 /// arrives nowhere within `max_steps` is counted as "none" and appears in no column, so a row
 /// sums to `1 − fraction(none)`. Stable points return to themselves: a self-loop of 1.
 pub fn transition_graph(
     sys: &dyn Dynamics,
-    fps: &[FixedPoint],
+    fps: &[Anchor],
     x: ArrayView1<f64>,
     opts: &TransitionOpts,
 ) -> Array2<f64> {
     let n = fps.len();
     let dim = sys.state_dim();
-    let stable: Vec<usize> = (0..n).filter(|&i| fps[i].n_unstable == 0).collect();
+    let stable: Vec<usize> = (0..n).filter(|&i| fps[i].stable).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let starts: Vec<Array2<f64>> = fps
         .iter()
@@ -100,7 +117,7 @@ pub fn transition_graph(
 /// a run leaves the batch when it arrives.
 fn runs_to_attractor(
     sys: &dyn Dynamics,
-    fps: &[FixedPoint],
+    fps: &[Anchor],
     stable: &[usize],
     mut s: Array2<f64>,
     x: ArrayView1<f64>,
@@ -115,7 +132,7 @@ fn runs_to_attractor(
             let row = s.row(k);
             let nearest = stable
                 .iter()
-                .map(|&j| (j, distance(row, fps[j].state.view())))
+                .map(|&j| (j, distance(row, fps[j].state)))
                 .min_by(|a, b| a.1.total_cmp(&b.1));
             match nearest {
                 Some((j, d)) if d < opts.tol => ends[run] = Some(j),
@@ -375,7 +392,7 @@ mod tests {
         let fps = find_fixed_points(&sys, x.view(), cube_states(3).view(), &opts).unwrap();
         let p = transition_graph(
             &sys,
-            &fps,
+            &anchors(&fps),
             x.view(),
             &TransitionOpts {
                 seed,
@@ -428,7 +445,7 @@ mod tests {
             runs: 10,
             ..Default::default()
         };
-        let p = transition_graph(&sys, &fps, Array1::zeros(3).view(), &opts);
+        let p = transition_graph(&sys, &anchors(&fps), Array1::zeros(3).view(), &opts);
         let origin = fps.iter().position(|f| f.n_unstable == 3).unwrap();
         assert_eq!(p.row(origin).sum(), 0.0);
     }

@@ -25,6 +25,10 @@ pub(crate) struct Cell {
     pub arch: Arch,
     pub relu: bool,
     pub n: usize,
+    /// Forward products of a single row as vector–matrix sums ([`product`]): on for the
+    /// fixed-point search, which steps one state at a time; off for training and probing, whose
+    /// results then do not depend on how many rows a batch has.
+    pub row_products: bool,
 }
 
 impl Cell {
@@ -33,6 +37,7 @@ impl Cell {
             arch: shape.arch,
             relu: shape.activation == Activation::Relu,
             n: shape.units,
+            row_products: false,
         }
     }
 
@@ -56,15 +61,14 @@ impl Cell {
         let (n, gn, relu) = (self.n, self.gn(), self.relu);
         let hp = view(h_prev, rows, n);
         if self.arch != Arch::Gru {
-            general_mat_mul(F::one(), &hp, &wt, F::one(), &mut view_mut(a, rows, gn));
+            product(hp, wt, self.row_products, view_mut(a, rows, gn));
         } else {
             let mut av = view_mut(a, rows, gn);
-            general_mat_mul(
-                F::one(),
-                &hp,
-                &wt.slice(s![.., ..2 * n]),
-                F::one(),
-                &mut av.slice_mut(s![.., ..2 * n]),
+            product(
+                hp,
+                wt.slice(s![.., ..2 * n]),
+                self.row_products,
+                av.slice_mut(s![.., ..2 * n]),
             );
         }
         let sig = |x: &mut F| *x = x.sigmoid();
@@ -106,12 +110,11 @@ impl Cell {
                     }
                 }
                 let mut av = view_mut(a, rows, gn);
-                general_mat_mul(
-                    F::one(),
-                    &view(aux, rows, n),
-                    &wt.slice(s![.., 2 * n..]),
-                    F::one(),
-                    &mut av.slice_mut(s![.., 2 * n..]),
+                product(
+                    view(aux, rows, n),
+                    wt.slice(s![.., 2 * n..]),
+                    self.row_products,
+                    av.slice_mut(s![.., 2 * n..]),
                 );
                 for ((ar, hr), hpr) in a
                     .chunks_exact_mut(gn)
@@ -274,18 +277,54 @@ impl Cell {
         if !need_dh_prev {
             return;
         }
+        let (blocks, accumulate) = self.recurrent_product();
         let av = view(a, rows, gn);
-        let mut dhp = view_mut(dh_prev, rows, n);
+        general_mat_mul(
+            F::one(),
+            &av.slice(s![.., ..blocks]),
+            &w.slice(s![..blocks, ..]),
+            if accumulate { F::one() } else { F::zero() },
+            &mut view_mut(dh_prev, rows, n),
+        );
+    }
+
+    /// The last product of [`Cell::backward`], `dh_prev (+)= a[:, ..k] · w[..k, :]`: its `k`
+    /// (the pre-activation columns that reach `h_prev` through a recurrent matrix) and whether
+    /// it adds to the direct paths already in `dh_prev` (UGRNN, GRU) or overwrites it.
+    pub fn recurrent_product(&self) -> (usize, bool) {
         match self.arch {
-            Arch::Vanilla | Arch::Lstm => general_mat_mul(F::one(), &av, &w, F::zero(), &mut dhp),
-            Arch::Ugrnn => general_mat_mul(F::one(), &av, &w, F::one(), &mut dhp),
-            Arch::Gru => general_mat_mul(
-                F::one(),
-                &av.slice(s![.., ..2 * n]),
-                &w.slice(s![..2 * n, ..]),
-                F::one(),
-                &mut dhp,
-            ),
+            Arch::Vanilla | Arch::Lstm => (self.gn(), false),
+            Arch::Ugrnn => (self.gn(), true),
+            Arch::Gru => (2 * self.n, true),
+        }
+    }
+}
+
+/// `c += a·b`, as a sum over the non-zeros of `a` when it is one row and `by_row` allows (a GEMM
+/// would pack all of `b` for one vector), else a GEMM.
+fn product<F: Float>(a: ArrayView2<F>, b: ArrayView2<F>, by_row: bool, mut c: ArrayViewMut2<F>) {
+    if by_row && a.nrows() == 1 {
+        sparse_product(a, b, true, c);
+    } else {
+        general_mat_mul(F::one(), &a, &b, F::one(), &mut c);
+    }
+}
+
+/// `c (+)= a·b` as a sum over the non-zeros of `a`, row by row: `nnz(a)·cols(b)` work.
+pub(crate) fn sparse_product<F: Float>(
+    a: ArrayView2<F>,
+    b: ArrayView2<F>,
+    accumulate: bool,
+    mut c: ArrayViewMut2<F>,
+) {
+    for (ar, mut cr) in a.rows().into_iter().zip(c.rows_mut()) {
+        if !accumulate {
+            cr.fill(F::zero());
+        }
+        for (&v, br) in ar.iter().zip(b.rows()) {
+            if v != F::zero() {
+                cr.scaled_add(v, &br);
+            }
         }
     }
 }

@@ -52,7 +52,7 @@ impl TaskKind for FixedPoints {
         "fixed_points"
     }
     fn version(&self) -> u32 {
-        2
+        3
     }
     fn run(
         &self,

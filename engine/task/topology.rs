@@ -7,11 +7,9 @@
 use super::geometry::{distance_output, too_few};
 use super::network::{network_of, NetworkRow};
 use super::{derive_seed, params, Context, Registry, TaskError, TaskKind};
-use crate::analysis::fixed_points::FixedPoint;
-use crate::analysis::linearise::linearise;
 use crate::analysis::topology::{
     adjacency_distance, graph_distance, knn_adjacency, matched_graph_distance, modal_count,
-    transition_graph, TransitionOpts,
+    transition_graph, Anchor, TransitionOpts,
 };
 use crate::manifest::TopologyParams;
 use crate::rnn::TaskSpec;
@@ -38,7 +36,7 @@ impl TaskKind for Topology {
         "topology"
     }
     fn version(&self) -> u32 {
-        2
+        3
     }
     fn run(
         &self,
@@ -72,20 +70,15 @@ impl TaskKind for Topology {
                 TaskSpec::Flipflop { .. } => {
                     let (_, x) = p.task.conditions(1).remove(0);
                     let x = Array1::from(x);
-                    let fps: Vec<FixedPoint> = (0..n)
-                        .map(|i| {
-                            let state = as_f64(&states[i]);
-                            let eig = linearise(&sys, state.view(), x.view())
-                                .map_err(|e| TaskError::Failed(e.to_string()))?;
-                            Ok(FixedPoint {
-                                state,
-                                q: 0.0,
-                                n_unstable: unstable[i] as usize,
-                                readout: as_f64(&readouts[i]),
-                                eig,
-                            })
+                    let points: Vec<Array1<f64>> = states.iter().map(as_f64).collect();
+                    let fps: Vec<Anchor> = points
+                        .iter()
+                        .zip(unstable.iter())
+                        .map(|(state, &u)| Anchor {
+                            state: state.view(),
+                            stable: u == 0,
                         })
-                        .collect::<Result<_, TaskError>>()?;
+                        .collect();
                     let tp = &p.topology;
                     let opts = TransitionOpts {
                         runs: tp.runs,
