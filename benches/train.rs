@@ -10,6 +10,7 @@
 //! `CENSUS_BENCH_TORCH_THREADS` (default 2) sets PyTorch's threads (on a loaded machine OpenMP
 //! spinning makes 2 threads slower than 1).
 
+use census::rnn::gemm::{gemm, Packed};
 use census::rnn::{fast_tanh, train, Activation, Arch, Hyper, Network, Shape, TaskSpec, TrainOpts};
 use ndarray::linalg::general_mat_mul;
 use ndarray::Array2;
@@ -73,7 +74,9 @@ fn train_time(arch: Arch, units: usize, secs: f64, threads: usize) -> f64 {
     (run(k) - run(0)).max(1e-9) / k as f64
 }
 
-/// FLOPs of the matrix products of one BPTT iteration, and the seconds they take alone.
+/// FLOPs of the matrix products of one BPTT iteration, and the seconds they take alone: the
+/// per-step products through census's packed GEMM (weights packed once per iteration), the
+/// whole-sequence ones through matrixmultiply, as in training.
 fn gemm_bound(arch: Arch, units: usize, secs: f64) -> (f64, f64) {
     let (n, gn, tb) = (units, arch.blocks() * units, STEPS * BATCH);
     let m = |r: usize, c: usize| {
@@ -93,15 +96,18 @@ fn gemm_bound(arch: Arch, units: usize, secs: f64) -> (f64, f64) {
     let (mut gwt, mut gut, mut gwy) = (wt.clone(), ut.clone(), wyt.clone());
     let flops =
         2.0 * tb as f64 * (3.0 * (n * gn) as f64 + 2.0 * (IO * gn) as f64 + 3.0 * (n * IO) as f64);
+    let (mut fwd, mut bwd) = (Packed::new(), Packed::new());
     let mut once = || {
         general_mat_mul(1.0, &x, &ut, 1.0, &mut a_all);
+        fwd.pack(wt.view());
         for _ in 0..STEPS {
-            general_mat_mul(1.0, &hp, &wt, 1.0, &mut a_out);
+            gemm(hp.view(), &fwd, true, a_out.view_mut());
         }
         general_mat_mul(1.0, &h, &wyt, 1.0, &mut y_out);
         general_mat_mul(1.0, &y, &wyt.t(), 0.0, &mut dh_all);
+        bwd.pack(wt.t());
         for _ in 0..STEPS {
-            general_mat_mul(1.0, &a, &wt.t(), 0.0, &mut dh_out);
+            gemm(a.view(), &bwd, false, dh_out.view_mut());
         }
         general_mat_mul(1.0, &h.t(), &da, 0.0, &mut gwt);
         general_mat_mul(1.0, &x.t(), &da, 0.0, &mut gut);

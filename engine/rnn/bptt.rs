@@ -8,11 +8,11 @@
 //! 4. `dH = dY·Wyᵀ` in one GEMM, then `T` backward steps (`cell::backward`) in reverse;
 //! 5. weight gradients in one GEMM each over all steps: `dWt = H_prevᵀ·dA`, `dUt = Xᵀ·dA`.
 
-use super::cell::{view, view_mut, Cell};
+use super::cell::{view, view_mut, Cell, Recurrent};
 use super::weights::Weights;
 use super::{Arch, Float, Shape};
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array2, ArrayView2};
+use ndarray::{s, ArrayView2};
 
 pub(crate) struct Workspace<F> {
     cell: Cell,
@@ -35,8 +35,8 @@ pub(crate) struct Workspace<F> {
     dh_prev: Vec<F>,
     dc: Vec<F>,
     tmp: Vec<F>,
-    /// `Wtᵀ` row-major, for the backward steps (see `Cell::backward`).
-    w_rows: Array2<F>,
+    /// The recurrent weights of the last `forward`, packed for the per-step products.
+    rec: Recurrent<F>,
     pub grad: Weights<F>,
 }
 
@@ -62,7 +62,7 @@ impl<F: Float> Workspace<F> {
             dh_prev: z(rows * n),
             dc: z(if lstm { rows * n } else { 0 }),
             tmp: z(rows * n),
-            w_rows: Array2::zeros((gn, n)),
+            rec: Recurrent::new(),
             grad: Weights::zeros(shape),
         }
     }
@@ -104,6 +104,7 @@ impl<F: Float> Workspace<F> {
             F::one(),
             &mut view_mut(&mut self.a, tb, gn),
         );
+        self.rec.pack(&self.cell, w.wt.view());
         self.hs[..bn].fill(F::zero());
         if !self.cs.is_empty() {
             self.cs[..bn].fill(F::zero());
@@ -124,7 +125,7 @@ impl<F: Float> Workspace<F> {
             };
             let a = &mut self.a[t * bgn..(t + 1) * bgn];
             self.cell.forward(
-                w.wt.view(),
+                &self.rec,
                 &hp[t * bn..],
                 c_prev,
                 a,
@@ -191,11 +192,11 @@ impl<F: Float> Workspace<F> {
     }
 
     /// Backward sweep, given `dY` in `self.y`.
+    /// Backpropagates through the last `forward` (its caches and packed weights).
     fn backward(&mut self, w: &Weights<F>, x: ArrayView2<F>) {
         let (n, gn, k) = (self.shape.units, self.cell.gn(), self.shape.outputs);
         let (rows, steps) = (self.rows, self.steps);
         let (tb, bn, bgn) = (steps * rows, rows * n, rows * gn);
-        self.w_rows.assign(&w.wt.t());
         let dy = view(&self.y, tb, k);
         general_mat_mul(
             F::one(),
@@ -224,7 +225,7 @@ impl<F: Float> Workspace<F> {
                 &self.aux[t * bn..(t + 1) * bn]
             };
             self.cell.backward(
-                self.w_rows.view(),
+                &self.rec,
                 &self.hs[t * bn..(t + 1) * bn],
                 c_prev,
                 &mut self.a[t * bgn..(t + 1) * bgn],

@@ -8,8 +8,8 @@
 //! `φ(c')` for the LSTM and `r ⊙ h` for the GRU (the input of `W_c`), unused otherwise.
 
 use super::float::{dphi, dsigmoid, phi};
+use super::gemm::{gemm, Packed};
 use super::{Activation, Arch, Float, Shape};
-use ndarray::linalg::general_mat_mul;
 use ndarray::{s, ArrayView2, ArrayViewMut2};
 
 pub(crate) fn view<F>(x: &[F], rows: usize, cols: usize) -> ArrayView2<'_, F> {
@@ -25,10 +25,6 @@ pub(crate) struct Cell {
     pub arch: Arch,
     pub relu: bool,
     pub n: usize,
-    /// Forward products of a single row as vector–matrix sums ([`product`]): on for the
-    /// fixed-point search, which steps one state at a time; off for training and probing, whose
-    /// results then do not depend on how many rows a batch has.
-    pub row_products: bool,
 }
 
 impl Cell {
@@ -37,7 +33,6 @@ impl Cell {
             arch: shape.arch,
             relu: shape.activation == Activation::Relu,
             n: shape.units,
-            row_products: false,
         }
     }
 
@@ -49,7 +44,7 @@ impl Cell {
     #[allow(clippy::too_many_arguments)]
     pub fn forward<F: Float>(
         &self,
-        wt: ArrayView2<F>,
+        w: &Recurrent<F>,
         h_prev: &[F],
         c_prev: &[F],
         a: &mut [F],
@@ -61,15 +56,10 @@ impl Cell {
         let (n, gn, relu) = (self.n, self.gn(), self.relu);
         let hp = view(h_prev, rows, n);
         if self.arch != Arch::Gru {
-            product(hp, wt, self.row_products, view_mut(a, rows, gn));
+            gemm(hp, &w.fwd, true, view_mut(a, rows, gn));
         } else {
             let mut av = view_mut(a, rows, gn);
-            product(
-                hp,
-                wt.slice(s![.., ..2 * n]),
-                self.row_products,
-                av.slice_mut(s![.., ..2 * n]),
-            );
+            gemm(hp, &w.fwd, true, av.slice_mut(s![.., ..2 * n]));
         }
         let sig = |x: &mut F| *x = x.sigmoid();
         let act = |x: &mut F| *x = phi(relu, *x);
@@ -110,10 +100,10 @@ impl Cell {
                     }
                 }
                 let mut av = view_mut(a, rows, gn);
-                product(
+                gemm(
                     view(aux, rows, n),
-                    wt.slice(s![.., 2 * n..]),
-                    self.row_products,
+                    &w.fwd_c,
+                    true,
                     av.slice_mut(s![.., 2 * n..]),
                 );
                 for ((ar, hr), hpr) in a
@@ -166,13 +156,11 @@ impl Cell {
     /// The step's backward: given `dh = ∂L/∂h'` (and, LSTM, `dc = ∂L/∂c'` from later steps),
     /// turns `a` into `∂L/∂(pre-activations)`, `dc` into `∂L/∂c_prev` (LSTM) and writes
     /// `dh_prev = ∂L/∂h_prev` through this step (its recurrent product only when `need_dh_prev`).
-    /// `w [G·N, N]` is `Wtᵀ` stored row-major (row block `k` = `W_k`): the per-step products
-    /// then read it contiguously, which packs several times faster than a transposed view.
     /// `tmp [B,N]`: scratch.
     #[allow(clippy::too_many_arguments)]
     pub fn backward<F: Float>(
         &self,
-        w: ArrayView2<F>,
+        w: &Recurrent<F>,
         h_prev: &[F],
         c_prev: &[F],
         a: &mut [F],
@@ -227,12 +215,11 @@ impl Cell {
                     }
                 }
                 let av = view(a, rows, gn);
-                general_mat_mul(
-                    F::one(),
-                    &av.slice(s![.., 2 * n..]),
-                    &w.slice(s![2 * n.., ..]),
-                    F::zero(),
-                    &mut view_mut(tmp, rows, n),
+                gemm(
+                    av.slice(s![.., 2 * n..]),
+                    &w.bwd_c,
+                    false,
+                    view_mut(tmp, rows, n),
                 );
                 let it = a
                     .chunks_exact_mut(gn)
@@ -279,12 +266,11 @@ impl Cell {
         }
         let (blocks, accumulate) = self.recurrent_product();
         let av = view(a, rows, gn);
-        general_mat_mul(
-            F::one(),
-            &av.slice(s![.., ..blocks]),
-            &w.slice(s![..blocks, ..]),
-            if accumulate { F::one() } else { F::zero() },
-            &mut view_mut(dh_prev, rows, n),
+        gemm(
+            av.slice(s![.., ..blocks]),
+            &w.bwd,
+            accumulate,
+            view_mut(dh_prev, rows, n),
         );
     }
 
@@ -300,13 +286,40 @@ impl Cell {
     }
 }
 
-/// `c += a·b`, as a sum over the non-zeros of `a` when it is one row and `by_row` allows (a GEMM
-/// would pack all of `b` for one vector), else a GEMM.
-fn product<F: Float>(a: ArrayView2<F>, b: ArrayView2<F>, by_row: bool, mut c: ArrayViewMut2<F>) {
-    if by_row && a.nrows() == 1 {
-        sparse_product(a, b, true, c);
-    } else {
-        general_mat_mul(F::one(), &a, &b, F::one(), &mut c);
+/// The recurrent weights packed for the per-step products ([`gemm`]): packed once per set of
+/// weights (a training iteration, a network's dynamics) and reused at every step.
+#[derive(Clone, Debug)]
+pub(crate) struct Recurrent<F> {
+    /// `Wt` (GRU: its update and reset columns), for `a += h_prev · Wt`.
+    fwd: Packed<F>,
+    /// GRU: `Wt`'s candidate columns, for `a_c += (r ⊙ h_prev) · Wt_c`.
+    fwd_c: Packed<F>,
+    /// `Wtᵀ`'s rows that reach `h_prev` through [`Cell::recurrent_product`].
+    bwd: Packed<F>,
+    /// GRU: `Wtᵀ`'s candidate rows, for `∂L/∂(r ⊙ h_prev) = dA_c · W_c`.
+    bwd_c: Packed<F>,
+}
+
+impl<F: Float> Recurrent<F> {
+    /// Nothing packed yet; allocates nothing.
+    pub fn new() -> Self {
+        Recurrent {
+            fwd: Packed::new(),
+            fwd_c: Packed::new(),
+            bwd: Packed::new(),
+            bwd_c: Packed::new(),
+        }
+    }
+
+    /// Packs the recurrent weights `wt [N, G·N]` of `cell`.
+    pub fn pack(&mut self, cell: &Cell, wt: ArrayView2<F>) {
+        let (blocks, _) = cell.recurrent_product();
+        self.fwd.pack(wt.slice(s![.., ..blocks]));
+        self.bwd.pack(wt.slice(s![.., ..blocks]).t());
+        if cell.arch == Arch::Gru {
+            self.fwd_c.pack(wt.slice(s![.., blocks..]));
+            self.bwd_c.pack(wt.slice(s![.., blocks..]).t());
+        }
     }
 }
 

@@ -10,7 +10,7 @@
 //! `fixture`), and check the fixed-point scaffold the paper describes.
 
 use super::bptt::Workspace;
-use super::cell::{sparse_product, view, view_mut, Cell};
+use super::cell::{sparse_product, view, view_mut, Cell, Recurrent};
 use super::weights::Weights;
 use super::{Arch, Shape};
 use crate::analysis::dynamics::Dynamics;
@@ -22,7 +22,9 @@ pub struct NetworkDynamics {
     shape: Shape,
     cell: Cell,
     w: Weights<f64>,
-    /// `Wtᵀ` row-major, as `Cell::backward` wants it.
+    /// The recurrent weights packed for `Cell::forward` / `Cell::backward`.
+    rec: Recurrent<f64>,
+    /// `Wtᵀ` row-major, for the sparse recurrent product of the seeded backward step.
     w_rows: Array2<f64>,
 }
 
@@ -39,12 +41,13 @@ struct Replica {
 impl NetworkDynamics {
     pub(crate) fn new(shape: Shape, w: Weights<f64>) -> Self {
         let w_rows = w.wt.t().as_standard_layout().into_owned();
+        let cell = Cell::new(&shape);
+        let mut rec = Recurrent::new();
+        rec.pack(&cell, w.wt.view());
         NetworkDynamics {
             shape,
-            cell: Cell {
-                row_products: true,
-                ..Cell::new(&shape)
-            },
+            cell,
+            rec,
             w,
             w_rows,
         }
@@ -130,14 +133,7 @@ impl NetworkDynamics {
             c: vec![0.0; cells],
         };
         self.cell.forward(
-            self.w.wt.view(),
-            &r.h_prev,
-            &r.c_prev,
-            &mut r.a,
-            &mut r.h,
-            &mut r.c,
-            &mut r.aux,
-            rows,
+            &self.rec, &r.h_prev, &r.c_prev, &mut r.a, &mut r.h, &mut r.c, &mut r.aux, rows,
         );
         r
     }
@@ -173,7 +169,7 @@ impl NetworkDynamics {
         let mut dh_prev = vec![0.0; d * n];
         let mut tmp = vec![0.0; d * n];
         self.cell.backward(
-            self.w_rows.view(),
+            &self.rec,
             &r.h_prev,
             &r.c_prev,
             &mut r.a,

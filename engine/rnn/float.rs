@@ -4,11 +4,19 @@
 //! `f32::tanh`, and it vectorises); gradient checks and dynamics run in f64 with `f64::tanh`.
 //! The sigmoid is `½ + ½ tanh(x/2)` in both, so it inherits the same accuracy.
 
+use super::gemm::GemmScalar;
 use ndarray::LinalgScalar;
 use std::fmt::Debug;
 
 pub trait Float:
-    LinalgScalar + PartialOrd + Debug + Send + Sync + std::ops::AddAssign + std::ops::Neg<Output = Self>
+    LinalgScalar
+    + GemmScalar
+    + PartialOrd
+    + Debug
+    + Send
+    + Sync
+    + std::ops::AddAssign
+    + std::ops::Neg<Output = Self>
 {
     fn from_f64(x: f64) -> Self;
     fn to_f64(self) -> f64;

@@ -6,11 +6,15 @@
 //! panel), and [`gemm`] then reuses it for every product without re-packing. `A` is read in place
 //! (unit column stride, any row stride); so is `C`.
 //!
-//! Kernel: on x86-64 with AVX2+FMA (runtime detected, cached) f32 uses a BLIS Haswell/Zen-style
-//! micro-kernel of `MR = 6` rows × `NR = 16` columns, 12 `__m256` accumulators; per `k` two loads
-//! of the B panel, six `vbroadcastss` from the A rows and twelve FMAs. Loop order: panel outer,
-//! 6-row blocks inner, so each B panel stays hot in L1/L2 across the row blocks. Everything else
-//! (f64, no AVX2, non-unit column strides) goes through a portable loop over the same panels.
+//! Kernel: on x86-64 with AVX2+FMA (runtime detected, cached) both f32 and f64 use BLIS
+//! Haswell/Zen-style micro-kernels over the same `NR = 16`-column panels, 12 ymm accumulators
+//! each: f32 `MR = 6` rows × 2 `__m256` (per `k` two loads of the B panel, six `vbroadcastss`,
+//! twelve FMAs), f64 `MR_F64 = 3` rows × 4 `__m256d` (per `k` three `vbroadcastsd`, four B loads,
+//! twelve FMAs, ordered column by column so the live values fit in 16 registers). The tile loop
+//! and edge handling are shared, generic over the per-type `avx::Kernel`. Loop order: panel
+//! outer, `MR`-row blocks inner, so each B panel stays hot in L1/L2 across the row blocks.
+//! Everything else (no AVX2, non-unit column strides) goes through a portable loop over the same
+//! panels.
 //!
 //! Determinism: no threads, no K blocking. Each `c[i][j]` is a single chain summed over `k` in
 //! ascending order starting from zero, then (when accumulating) added to the old `c[i][j]`; so a
@@ -20,47 +24,57 @@
 
 use ndarray::{ArrayView2, ArrayViewMut2, LinalgScalar};
 
-/// Rows per micro-tile.
+/// Rows per micro-tile of the f32 AVX2 kernel.
 pub const MR: usize = 6;
+/// Rows per micro-tile of the f64 AVX2 kernel (4 rows × 4 ymm would need 21 registers).
+pub const MR_F64: usize = 3;
 /// Columns per packed panel / micro-tile.
 pub const NR: usize = 16;
 
 /// A scalar [`gemm`] can run on. The method is the SIMD dispatch; callers use [`gemm`].
 pub trait GemmScalar: Copy + Send + Sync + 'static + LinalgScalar {
     /// Runs `c (+)= a·b` on a SIMD kernel and returns `true`, or returns `false` (touching
-    /// nothing) when no kernel applies: then [`gemm`] uses the portable path. Shapes are checked.
+    /// nothing) when none applies, and [`gemm`] takes the portable path. Shapes are checked.
     #[doc(hidden)]
-    fn gemm_simd(a: &ArrayView2<Self>, b: &Packed<Self>, accumulate: bool, c: &mut ArrayViewMut2<Self>)
-        -> bool;
+    fn gemm_simd(
+        _: &ArrayView2<Self>,
+        _: &Packed<Self>,
+        _: bool,
+        _: &mut ArrayViewMut2<Self>,
+    ) -> bool {
+        false
+    }
 }
 
 impl GemmScalar for f32 {
-    fn gemm_simd(a: &ArrayView2<f32>, b: &Packed<f32>, accumulate: bool, c: &mut ArrayViewMut2<f32>) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            // A column stride only matters when there are at least two columns.
-            let unit = |cols: usize, s: isize| cols <= 1 || s == 1;
-            if avx::available() && unit(a.ncols(), a.strides()[1]) && unit(c.ncols(), c.strides()[1]) {
-                let (m, k, n) = (a.nrows(), a.ncols(), c.ncols());
-                let (rsa, rsc) = (a.strides()[0], c.strides()[0]);
-                // SAFETY: the CPU has AVX2+FMA (checked just above). Shapes were checked by
-                // `gemm`: `a` is m×k, `c` is m×n, `b.data` holds ceil(n/NR)·k·NR values. Both
-                // views have unit column stride (or one column), so row i of `a` is the k values
-                // at `a_ptr + i·rsa ..`, row i of `c` the n values at `c_ptr + i·rsc ..`, all
-                // inside their views' allocations; `c` is a unique borrow, so nothing aliases it.
-                unsafe { avx::gemm(m, k, n, a.as_ptr(), rsa, b.data.as_ptr(), c.as_mut_ptr(), rsc, accumulate) };
-                return true;
-            }
-        }
-        let _ = (a, b, accumulate, c);
-        false
+    fn gemm_simd(
+        a: &ArrayView2<f32>,
+        b: &Packed<f32>,
+        acc: bool,
+        c: &mut ArrayViewMut2<f32>,
+    ) -> bool {
+        simd(a, b, acc, c)
     }
 }
 
 impl GemmScalar for f64 {
-    fn gemm_simd(_: &ArrayView2<f64>, _: &Packed<f64>, _: bool, _: &mut ArrayViewMut2<f64>) -> bool {
-        false
+    fn gemm_simd(
+        a: &ArrayView2<f64>,
+        b: &Packed<f64>,
+        acc: bool,
+        c: &mut ArrayViewMut2<f64>,
+    ) -> bool {
+        simd(a, b, acc, c)
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+use avx::try_gemm as simd;
+
+/// No SIMD kernel off x86-64.
+#[cfg(not(target_arch = "x86_64"))]
+fn simd<F>(_: &ArrayView2<F>, _: &Packed<F>, _: bool, _: &mut ArrayViewMut2<F>) -> bool {
+    false
 }
 
 /// `B [K × N]` packed into `ceil(N/NR)` panels; panel `p` holds, for each `k`, the `NR` values
@@ -75,7 +89,11 @@ pub struct Packed<F> {
 impl<F: GemmScalar> Packed<F> {
     /// Empty (0 × 0); does not allocate.
     pub fn new() -> Self {
-        Packed { data: Vec::new(), rows: 0, cols: 0 }
+        Packed {
+            data: Vec::new(),
+            rows: 0,
+            cols: 0,
+        }
     }
 
     /// Packs `b` (any strides), reusing the allocation when it is big enough.
@@ -120,35 +138,36 @@ pub(crate) fn gemm_with<F: GemmScalar>(
 ) {
     assert!(
         a.ncols() == b.rows() && c.nrows() == a.nrows() && c.ncols() == b.cols(),
-        "gemm: shape mismatch: a is {:?}, packed b is {}×{}, c is {:?} (need a M×K, b K×N, c M×N)",
+        "gemm: shape mismatch: a {:?}, packed b {}×{}, c {:?} (want a M×K, b K×N, c M×N)",
         a.dim(),
         b.rows(),
         b.cols(),
         c.dim()
     );
-    if a.ncols() == 0 && !accumulate {
-        c.fill(F::zero());
+    if a.ncols() == 0 {
+        if !accumulate {
+            c.fill(F::zero());
+        }
+    } else if force_portable || !F::gemm_simd(&a, b, accumulate, &mut c) {
+        portable(&a, b, accumulate, &mut c);
     }
-    if c.is_empty() || a.ncols() == 0 || (!force_portable && F::gemm_simd(&a, b, accumulate, &mut c)) {
-        return;
-    }
-    portable(&a, b, accumulate, &mut c);
 }
 
 /// Any strides, any scalar: one row at a time, one panel at a time, `NR` running sums.
-fn portable<F: GemmScalar>(a: &ArrayView2<F>, b: &Packed<F>, accumulate: bool, c: &mut ArrayViewMut2<F>) {
+fn portable<F: GemmScalar>(a: &ArrayView2<F>, b: &Packed<F>, acc: bool, c: &mut ArrayViewMut2<F>) {
     let (k, n) = (b.rows(), b.cols());
     for (arow, mut crow) in a.outer_iter().zip(c.outer_iter_mut()) {
-        for (p, panel) in b.data.chunks_exact((k * NR).max(1)).enumerate().take(n.div_ceil(NR)) {
-            let mut acc = [F::zero(); NR];
+        for p in 0..n.div_ceil(NR) {
+            let panel = &b.data[p * k * NR..(p + 1) * k * NR];
+            let mut sums = [F::zero(); NR];
             for (&aik, bk) in arow.iter().zip(panel.chunks_exact(NR)) {
-                for (s, &bv) in acc.iter_mut().zip(bk) {
+                for (s, &bv) in sums.iter_mut().zip(bk) {
                     *s = *s + aik * bv;
                 }
             }
-            for (jj, &s) in acc.iter().enumerate().take(n - p * NR) {
+            for (jj, &s) in sums.iter().enumerate().take(n - p * NR) {
                 let cij = &mut crow[p * NR + jj];
-                *cij = if accumulate { *cij + s } else { s };
+                *cij = if acc { *cij + s } else { s };
             }
         }
     }
@@ -156,7 +175,8 @@ fn portable<F: GemmScalar>(a: &ArrayView2<F>, b: &Packed<F>, accumulate: bool, c
 
 #[cfg(target_arch = "x86_64")]
 mod avx {
-    use super::{MR, NR};
+    use super::{GemmScalar, Packed, MR, MR_F64, NR};
+    use ndarray::{ArrayView2, ArrayViewMut2};
     use std::arch::x86_64::*;
     use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -174,79 +194,218 @@ mod avx {
         }
     }
 
-    /// Panel outer, row blocks of `MR` inner, full K per tile.
+    /// What the shared tile loop needs from one scalar type: a [`Row`](Kernel::Row) of `NR`
+    /// values held in ymm registers (2 × `__m256` or 4 × `__m256d`), a few operations on it,
+    /// and the k step of the micro-kernel. Everything else (blocking, edges, accumulate) is
+    /// generic, in [`gemm`] and [`tile`].
     ///
-    /// # Safety
-    /// CPU has AVX2+FMA; for i < m, `a + i·rsa` points at k readable f32 and `c + i·rsc` at n
-    /// writable f32 (no overlap with `a`/`bp`); `bp` holds ceil(n/NR)·k·NR readable f32.
-    #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) unsafe fn gemm(
-        m: usize, k: usize, n: usize, a: *const f32, rsa: isize, bp: *const f32, c: *mut f32, rsc: isize,
-        accumulate: bool,
-    ) {
-        for p in 0..n.div_ceil(NR) {
-            let (j0, panel) = (p * NR, bp.add(p * k * NR));
-            let nc = (n - j0).min(NR);
-            let tile = |i: usize| (a.offset(i as isize * rsa), c.offset(i as isize * rsc).add(j0));
-            let mut i = 0;
-            while i + MR <= m {
-                let (ai, ci) = tile(i);
-                tile_kernel::<MR>(k, ai, rsa, panel, ci, rsc, nc, accumulate);
-                i += MR;
-            }
-            let (ai, ci) = tile(i);
-            match m - i {
-                0 => {}
-                1 => tile_kernel::<1>(k, ai, rsa, panel, ci, rsc, nc, accumulate),
-                2 => tile_kernel::<2>(k, ai, rsa, panel, ci, rsc, nc, accumulate),
-                3 => tile_kernel::<3>(k, ai, rsa, panel, ci, rsc, nc, accumulate),
-                4 => tile_kernel::<4>(k, ai, rsa, panel, ci, rsc, nc, accumulate),
-                _ => tile_kernel::<5>(k, ai, rsa, panel, ci, rsc, nc, accumulate),
+    /// # Safety (all methods)
+    /// The CPU has AVX2+FMA; every pointer addresses `NR` valid values (`k_step`: one value at
+    /// each `ap[r] + kk`).
+    pub(super) trait Kernel: GemmScalar {
+        /// Rows per micro-tile, at most 6.
+        const MR: usize;
+        type Row: Copy;
+        unsafe fn row_zero() -> Self::Row;
+        unsafe fn row_load(p: *const Self) -> Self::Row;
+        unsafe fn row_store(p: *mut Self, v: Self::Row);
+        unsafe fn row_add(x: Self::Row, y: Self::Row) -> Self::Row;
+        /// `acc[r] += broadcast(ap[r][kk]) · b[0..NR]` for each row `r`, one FMA (one rounding)
+        /// per lane. The instruction order is per type, so the live registers fit in 16 ymm.
+        unsafe fn k_step<const R: usize>(
+            ap: &[*const Self; R],
+            kk: usize,
+            b: *const Self,
+            acc: &mut [Self::Row; R],
+        );
+    }
+
+    impl Kernel for f32 {
+        const MR: usize = MR;
+        type Row = [__m256; 2];
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        unsafe fn row_zero() -> Self::Row {
+            [_mm256_setzero_ps(); 2]
+        }
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        unsafe fn row_load(p: *const f32) -> Self::Row {
+            [_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))]
+        }
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        unsafe fn row_store(p: *mut f32, [lo, hi]: Self::Row) {
+            _mm256_storeu_ps(p, lo);
+            _mm256_storeu_ps(p.add(8), hi);
+        }
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        unsafe fn row_add(x: Self::Row, y: Self::Row) -> Self::Row {
+            [_mm256_add_ps(x[0], y[0]), _mm256_add_ps(x[1], y[1])]
+        }
+        /// Row-major: the two B vectors stay live, one broadcast per row (12 + 2 + 1 ymm).
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        unsafe fn k_step<const R: usize>(
+            ap: &[*const f32; R],
+            kk: usize,
+            b: *const f32,
+            acc: &mut [Self::Row; R],
+        ) {
+            let (b0, b1) = (_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8)));
+            for (s, p) in acc.iter_mut().zip(ap) {
+                let av = _mm256_broadcast_ss(&*p.add(kk));
+                *s = [_mm256_fmadd_ps(av, b0, s[0]), _mm256_fmadd_ps(av, b1, s[1])];
             }
         }
     }
 
-    /// One `R × NR` tile of C (only its first `nc` columns are written): per row a chain of FMAs
-    /// over k ascending from zero, then stored or added to C. The chain for a row is the same
-    /// for every `R`, which is what makes results independent of M.
-    ///
-    /// # Safety
-    /// As for [`gemm`] restricted to R rows, `nc` columns and one panel (`k·NR` values at `bp`).
-    #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    #[inline]
-    unsafe fn tile_kernel<const R: usize>(
-        k: usize, a: *const f32, rsa: isize, bp: *const f32, c: *mut f32, rsc: isize, nc: usize,
-        accumulate: bool,
-    ) {
-        let mut acc = [[_mm256_setzero_ps(); 2]; R];
-        let ap: [*const f32; R] = std::array::from_fn(|r| a.offset(r as isize * rsa));
-        for kk in 0..k {
-            let b0 = _mm256_loadu_ps(bp.add(kk * NR));
-            let b1 = _mm256_loadu_ps(bp.add(kk * NR + 8));
-            for r in 0..R {
-                let av = _mm256_broadcast_ss(&*ap[r].add(kk));
-                acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
-                acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+    impl Kernel for f64 {
+        const MR: usize = MR_F64;
+        type Row = [__m256d; 4];
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        unsafe fn row_zero() -> Self::Row {
+            [_mm256_setzero_pd(); 4]
+        }
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        unsafe fn row_load(p: *const f64) -> Self::Row {
+            let l = |q| _mm256_loadu_pd(p.add(q));
+            [l(0), l(4), l(8), l(12)]
+        }
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        unsafe fn row_store(p: *mut f64, v: Self::Row) {
+            for (q, v) in v.into_iter().enumerate() {
+                _mm256_storeu_pd(p.add(4 * q), v);
             }
         }
-        for (r, [lo, hi]) in acc.into_iter().enumerate() {
-            let cr = c.offset(r as isize * rsc);
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        unsafe fn row_add(x: Self::Row, y: Self::Row) -> Self::Row {
+            let s = |q: usize| _mm256_add_pd(x[q], y[q]);
+            [s(0), s(1), s(2), s(3)]
+        }
+        /// Column-major: the R broadcasts stay live, one B vector at a time (12 + 3 + 1 ymm;
+        /// row-major would need 12 + 4 + 1 and spill).
+        #[target_feature(enable = "avx2,fma")]
+        #[inline]
+        unsafe fn k_step<const R: usize>(
+            ap: &[*const f64; R],
+            kk: usize,
+            b: *const f64,
+            acc: &mut [Self::Row; R],
+        ) {
+            let av: [__m256d; R] = std::array::from_fn(|r| _mm256_broadcast_sd(&*ap[r].add(kk)));
+            for q in 0..4 {
+                let bq = _mm256_loadu_pd(b.add(4 * q));
+                for (s, &a) in acc.iter_mut().zip(&av) {
+                    s[q] = _mm256_fmadd_pd(a, bq, s[q]);
+                }
+            }
+        }
+    }
+
+    /// Runs the AVX2+FMA kernel and returns `true` when the CPU has it and `a` and `c` have unit
+    /// column stride; otherwise returns `false` without touching `c`. Shapes are checked by the
+    /// caller.
+    pub(super) fn try_gemm<K: Kernel>(
+        a: &ArrayView2<K>,
+        b: &Packed<K>,
+        acc: bool,
+        c: &mut ArrayViewMut2<K>,
+    ) -> bool {
+        // A column stride only matters when there are at least two columns.
+        let unit = |cols: usize, s: isize| cols <= 1 || s == 1;
+        if !(available() && unit(a.ncols(), a.strides()[1]) && unit(c.ncols(), c.strides()[1])) {
+            return false;
+        }
+        // SAFETY: the CPU has AVX2+FMA and both views have unit column stride (checked just
+        // above); `gemm` checked the shapes, and `pack` sized `b.data`.
+        unsafe { gemm(a, &b.data, acc, c) };
+        true
+    }
+
+    /// The per-call constants of one product: depth, row strides, store or add.
+    struct Tile {
+        k: usize,
+        rsa: isize,
+        rsc: isize,
+        acc: bool,
+    }
+
+    /// Panel outer, row blocks of `K::MR` inner, full K per tile.
+    ///
+    /// # Safety
+    /// The CPU has AVX2+FMA; `a` (M×K) and `c` (M×N) have unit column stride (or ≤ 1 column);
+    /// `b` holds ceil(N/NR)·K·NR values (the packed panels). Then row i of `a` is the K values at
+    /// `a.as_ptr() + i·rsa`, row i of `c` the N values at `c.as_mut_ptr() + i·rsc`, all inside
+    /// the views' memory, and `c`, a unique borrow, aliases neither `a` nor `b`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn gemm<K: Kernel>(a: &ArrayView2<K>, b: &[K], acc: bool, c: &mut ArrayViewMut2<K>) {
+        const { assert!(K::MR >= 1 && K::MR <= 6) };
+        let (m, k, n) = (a.nrows(), a.ncols(), c.ncols());
+        let (rsa, rsc) = (a.strides()[0], c.strides()[0]);
+        let t = Tile { k, rsa, rsc, acc };
+        debug_assert!(b.len() >= n.div_ceil(NR) * k * NR);
+        let (a, cp) = (a.as_ptr(), c.as_mut_ptr());
+        for p in 0..n.div_ceil(NR) {
+            let (j0, panel) = (p * NR, b.as_ptr().add(p * k * NR));
+            let nc = (n - j0).min(NR);
+            for i in (0..m).step_by(K::MR) {
+                let (ai, ci) = (
+                    a.offset(i as isize * t.rsa),
+                    cp.offset(i as isize * t.rsc + j0 as isize),
+                );
+                // Full blocks and the leftover rows run the same per-row chain.
+                // (Arms above `K::MR` are unreachable, and compiled out.)
+                match (m - i).min(K::MR) {
+                    6 => tile::<K, 6>(&t, ai, panel, ci, nc),
+                    5 => tile::<K, 5>(&t, ai, panel, ci, nc),
+                    4 => tile::<K, 4>(&t, ai, panel, ci, nc),
+                    3 => tile::<K, 3>(&t, ai, panel, ci, nc),
+                    2 => tile::<K, 2>(&t, ai, panel, ci, nc),
+                    _ => tile::<K, 1>(&t, ai, panel, ci, nc),
+                }
+            }
+        }
+    }
+
+    /// One `R × NR` tile of C, of which the first `nc` columns are written: per row one chain
+    /// of FMAs over k ascending from zero, then stored or added to C. A row's chain is the same
+    /// for every `R`, which is what makes its result independent of M.
+    ///
+    /// # Safety
+    /// As for [`gemm`], for R rows of `a` at `a`, R rows × `nc` columns of C at `c`, and one
+    /// panel (`k·NR` values) at `b`.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn tile<K: Kernel, const R: usize>(
+        t: &Tile,
+        a: *const K,
+        b: *const K,
+        c: *mut K,
+        nc: usize,
+    ) {
+        let mut acc = [K::row_zero(); R];
+        let ap: [*const K; R] = std::array::from_fn(|r| a.offset(r as isize * t.rsa));
+        for kk in 0..t.k {
+            K::k_step(&ap, kk, b.add(kk * NR), &mut acc);
+        }
+        for (r, mut v) in acc.into_iter().enumerate() {
+            let cr = c.offset(r as isize * t.rsc);
             if nc == NR {
-                let (lo, hi) = if accumulate {
-                    (_mm256_add_ps(_mm256_loadu_ps(cr), lo), _mm256_add_ps(_mm256_loadu_ps(cr.add(8)), hi))
-                } else {
-                    (lo, hi)
-                };
-                _mm256_storeu_ps(cr, lo);
-                _mm256_storeu_ps(cr.add(8), hi);
+                if t.acc {
+                    v = K::row_add(K::row_load(cr), v);
+                }
+                K::row_store(cr, v);
             } else {
-                let mut t = [0f32; NR];
-                _mm256_storeu_ps(t.as_mut_ptr(), lo);
-                _mm256_storeu_ps(t.as_mut_ptr().add(8), hi);
-                for (j, &v) in t.iter().enumerate().take(nc) {
-                    *cr.add(j) = if accumulate { *cr.add(j) + v } else { v };
+                let mut tmp = [K::zero(); NR];
+                K::row_store(tmp.as_mut_ptr(), v);
+                for (j, &v) in tmp.iter().enumerate().take(nc) {
+                    *cr.add(j) = if t.acc { *cr.add(j) + v } else { v };
                 }
             }
         }
@@ -258,6 +417,47 @@ mod tests {
     use super::*;
     use ndarray::{s, Array2};
 
+    /// What the tests need of a scalar beyond [`GemmScalar`].
+    trait Real: GemmScalar + Into<f64> + PartialEq + std::fmt::Debug {
+        /// Relative tolerance against the naive f64 sum.
+        const TOL: f64;
+        fn of(x: f64) -> Self;
+        fn mul_add(self, a: Self, b: Self) -> Self;
+        fn bits(self) -> u64;
+    }
+    impl Real for f32 {
+        const TOL: f64 = 1e-5;
+        fn of(x: f64) -> Self {
+            x as f32
+        }
+        fn mul_add(self, a: Self, b: Self) -> Self {
+            f32::mul_add(self, a, b)
+        }
+        fn bits(self) -> u64 {
+            self.to_bits().into()
+        }
+    }
+    impl Real for f64 {
+        const TOL: f64 = 1e-12;
+        fn of(x: f64) -> Self {
+            x
+        }
+        fn mul_add(self, a: Self, b: Self) -> Self {
+            f64::mul_add(self, a, b)
+        }
+        fn bits(self) -> u64 {
+            self.to_bits()
+        }
+    }
+
+    /// Whether `gemm` (not forced portable, unit column strides) takes the SIMD path here.
+    fn simd_available() -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return avx::available();
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+
     /// SplitMix64: deterministic values in [-1, 1) without a rand dependency.
     struct Rng(u64);
     impl Rng {
@@ -268,115 +468,169 @@ mod tests {
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
             ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 52) as f64 - 1.0
         }
-        fn mat(&mut self, r: usize, c: usize) -> Array2<f32> {
-            Array2::from_shape_simple_fn((r, c), || self.next() as f32)
+        fn mat<F: Real>(&mut self, r: usize, c: usize) -> Array2<F> {
+            Array2::from_shape_simple_fn((r, c), || F::of(self.next()))
         }
     }
 
     /// Checks `gemm` against a naive f64 triple loop, with `a` and `c` as column slices of wider
-    /// arrays (`strided`) or standalone, and `b` given transposed or not.
-    fn check(m: usize, k: usize, n: usize, accumulate: bool, strided: bool, force: bool, rng: &mut Rng) {
+    /// arrays (`strided`) or standalone; `b` is packed from a transposed (non-contiguous) view.
+    /// On the SIMD path also checks the bits against a scalar chain of fused multiply-adds over
+    /// k ascending from zero, then `+ c` when accumulating (the documented summation order).
+    fn check<F: Real>(rng: &mut Rng, [m, k, n]: [usize; 3], acc: bool, strided: bool, force: bool) {
         let (pad_a, pad_c) = if strided { (3, 5) } else { (0, 0) };
-        let wa = rng.mat(m, k + pad_a);
+        let wa = rng.mat::<F>(m, k + pad_a);
         let a = wa.slice(s![.., pad_a..]);
-        let bt = rng.mat(n, k); // exercise packing from a non-contiguous (transposed) view
+        let bt = rng.mat::<F>(n, k);
         let b = bt.t();
-        let mut wc = rng.mat(m, n + pad_c);
+        let mut wc = rng.mat::<F>(m, n + pad_c);
         let c0 = wc.clone();
         let mut packed = Packed::new();
         packed.pack(b);
-        gemm_with(a, &packed, accumulate, wc.slice_mut(s![.., ..n]), force);
-        let mut scale = 0f64;
-        for i in 0..m {
-            for j in 0..n {
-                let mut want = if accumulate { c0[[i, j]] as f64 } else { 0.0 };
-                let mut mag = want.abs();
-                for kk in 0..k {
-                    want += a[[i, kk]] as f64 * b[[kk, j]] as f64;
-                    mag += (a[[i, kk]] as f64 * b[[kk, j]] as f64).abs();
-                }
-                scale = scale.max(mag);
-                let err = (wc[[i, j]] as f64 - want).abs() / mag.max(1e-30);
-                assert!(err <= 1e-5, "m={m} k={k} n={n} acc={accumulate} ({i},{j}): rel err {err:e}");
+        gemm_with(a, &packed, acc, wc.slice_mut(s![.., ..n]), force);
+        let fused = !force && simd_available();
+        for ((i, j), &got) in wc.indexed_iter() {
+            let old: f64 = c0[[i, j]].into();
+            let (mut want, mut mag) = if acc { (old, old.abs()) } else { (0.0, 0.0) };
+            if j >= n {
+                assert_eq!(got, c0[[i, j]], "wrote past the slice at ({i},{j})");
+                continue;
             }
-            for j in n..n + pad_c {
-                assert_eq!(wc[[i, j]], c0[[i, j]], "wrote past the slice at ({i},{j})");
+            let mut chain = F::zero();
+            for kk in 0..k {
+                let (x, y): (f64, f64) = (a[[i, kk]].into(), b[[kk, j]].into());
+                want += x * y;
+                mag += (x * y).abs();
+                chain = a[[i, kk]].mul_add(b[[kk, j]], chain);
+            }
+            let err = (got.into() - want).abs() / mag.max(1e-30);
+            assert!(
+                err <= F::TOL,
+                "m={m} k={k} n={n} acc={acc} ({i},{j}): rel err {err:e}"
+            );
+            if fused {
+                let chain = if acc { c0[[i, j]] + chain } else { chain };
+                assert_eq!(
+                    got.bits(),
+                    chain.bits(),
+                    "m={m} k={k} n={n} acc={acc} ({i},{j})"
+                );
             }
         }
-        assert!(scale > 0.0);
+    }
+
+    fn shape_grid<F: Real>(seed: u64) {
+        let mut rng = Rng(seed);
+        for m in [1, 2, 3, 4, 5, 6, 7, 64] {
+            for n in [1, 15, 16, 17, 64, 100, 1024] {
+                for k in [1, 3, 64, 257] {
+                    for acc in [false, true] {
+                        let strided = (m + n + k) % 2 == acc as usize;
+                        check::<F>(&mut rng, [m, k, n], acc, strided, false);
+                    }
+                }
+            }
+        }
     }
 
     #[test]
     fn matches_naive_over_shapes() {
-        let mut rng = Rng(1);
-        for &m in &[1, 5, 6, 7, 64] {
-            for &n in &[1, 15, 16, 17, 64, 100, 1024] {
-                for &k in &[1, 3, 64, 257] {
-                    let acc = (m + n + k) % 2 == 0;
-                    check(m, k, n, acc, (m * n + k) % 3 == 0, false, &mut rng);
-                }
-            }
+        shape_grid::<f32>(1);
+    }
+
+    #[test]
+    fn matches_naive_over_shapes_f64() {
+        shape_grid::<f64>(11);
+    }
+
+    fn random_shapes<F: Real>(seed: u64) {
+        let mut rng = Rng(seed);
+        for t in 0..60 {
+            let mut dim = |hi: f64| 1 + ((rng.next() + 1.0) * hi) as usize;
+            let mk = [dim(40.0), dim(150.0), dim(150.0)];
+            check::<F>(&mut rng, mk, t % 2 == 0, t % 4 < 2, false);
         }
     }
 
     #[test]
-    fn accumulate_strided_and_random_shapes() {
-        let mut rng = Rng(2);
-        for t in 0..60 {
-            let dim = |r: &mut Rng, hi: f64| 1 + ((r.next() + 1.0) * hi) as usize;
-            let (m, k, n) = (dim(&mut rng, 40.0), dim(&mut rng, 150.0), dim(&mut rng, 150.0));
-            check(m, k, n, t % 2 == 0, t % 4 < 2, false, &mut rng);
-        }
+    fn random_shapes_f32_f64() {
+        random_shapes::<f32>(2);
+        random_shapes::<f64>(12);
     }
 
     #[test]
     fn portable_path_forced() {
-        let mut rng = Rng(3);
-        for &(m, k, n) in &[(1, 1, 1), (7, 257, 17), (64, 64, 100)] {
-            check(m, k, n, false, true, true, &mut rng);
-            check(m, k, n, true, false, true, &mut rng);
+        fn run<F: Real>(seed: u64) {
+            let mut rng = Rng(seed);
+            for mkn in [[1, 1, 1], [7, 257, 17], [64, 64, 100]] {
+                check::<F>(&mut rng, mkn, false, true, true);
+                check::<F>(&mut rng, mkn, true, false, true);
+            }
         }
+        run::<f32>(3);
+        run::<f64>(13);
     }
 
     #[test]
     fn non_unit_column_stride_falls_back() {
-        let mut rng = Rng(4);
-        let (m, k, n) = (9, 33, 40);
-        let at = rng.mat(k, m); // a = at.t() has column stride m
-        let b = rng.mat(k, n);
-        let mut packed = Packed::new();
-        packed.pack(b.view());
-        let mut ct = Array2::<f32>::zeros((n, m));
-        gemm(at.t(), &packed, false, ct.view_mut().reversed_axes());
-        let want = at.t().dot(&b);
-        for (x, y) in ct.t().iter().zip(want.iter()) {
-            assert!((x - y).abs() <= 1e-4, "{x} vs {y}");
+        fn run<F: Real>(seed: u64) {
+            let mut rng = Rng(seed);
+            let (m, k, n) = (9, 33, 40);
+            let at = rng.mat::<F>(k, m); // a = at.t() has column stride m
+            let b = rng.mat::<F>(k, n);
+            let mut packed = Packed::new();
+            packed.pack(b.view());
+            let mut ct = Array2::<F>::zeros((n, m));
+            gemm(at.t(), &packed, false, ct.view_mut().reversed_axes());
+            for (&x, &y) in ct.t().iter().zip(at.t().dot(&b).iter()) {
+                let (x, y): (f64, f64) = (x.into(), y.into());
+                assert!((x - y).abs() <= 1e-4, "{x} vs {y}");
+            }
+        }
+        run::<f32>(4);
+        run::<f64>(14);
+    }
+
+    fn row_independence<F: Real>(seed: u64) {
+        let mut rng = Rng(seed);
+        let bits = |v: ndarray::ArrayView1<F>| v.iter().map(|x| x.bits()).collect::<Vec<_>>();
+        for (k, n) in [(64, 256), (257, 17), (3, 1), (128, 128)] {
+            let a = rng.mat::<F>(100, k);
+            let mut packed = Packed::new();
+            packed.pack(rng.mat::<F>(k, n).view());
+            let c0 = rng.mat::<F>(100, n);
+            for acc in [false, true] {
+                let mut full = c0.clone();
+                gemm(a.view(), &packed, acc, full.view_mut());
+                for i in [0usize, 1, 2, 3, 5, 6, 37, 63, 97, 99] {
+                    for len in [1, 2, 3, 4] {
+                        let rows = i.saturating_sub(len / 2)..(i + len - len / 2).min(100);
+                        let at = i - rows.start;
+                        let mut part = c0.slice(s![rows.clone(), ..]).to_owned();
+                        gemm(a.slice(s![rows, ..]), &packed, acc, part.view_mut());
+                        assert_eq!(
+                            bits(part.row(at)),
+                            bits(full.row(i)),
+                            "row {i}, k={k} n={n}"
+                        );
+                    }
+                }
+            }
         }
     }
 
     #[test]
     fn row_result_independent_of_m() {
-        let mut rng = Rng(5);
-        for &(k, n) in &[(64, 256), (257, 17), (3, 1)] {
-            let a = rng.mat(64, k);
-            let mut packed = Packed::new();
-            packed.pack(rng.mat(k, n).view());
-            let c0 = rng.mat(64, n);
-            for acc in [false, true] {
-                let mut full = c0.clone();
-                gemm(a.view(), &packed, acc, full.view_mut());
-                for i in [0, 5, 6, 37, 63] {
-                    let mut one = c0.slice(s![i..i + 1, ..]).to_owned();
-                    gemm(a.slice(s![i..i + 1, ..]), &packed, acc, one.view_mut());
-                    let same = one.row(0).iter().zip(full.row(i)).all(|(x, y)| x.to_bits() == y.to_bits());
-                    assert!(same, "row {i} differs between a 1-row and a 64-row call (k={k} n={n})");
-                }
-            }
-        }
+        row_independence::<f32>(5);
     }
 
     #[test]
-    fn f64_and_repack_and_mismatch() {
+    fn row_result_independent_of_m_f64() {
+        row_independence::<f64>(15);
+    }
+
+    #[test]
+    fn f64_and_repack() {
         let a = Array2::from_shape_fn((7, 5), |(i, j)| (i * 5 + j) as f64 * 0.25);
         let b = Array2::from_shape_fn((5, 19), |(i, j)| i as f64 - j as f64 * 0.5);
         let mut packed = Packed::new();
@@ -386,7 +640,18 @@ mod tests {
         let mut c = Array2::zeros((7, 19));
         gemm(a.view(), &packed, false, c.view_mut());
         assert_eq!(c, a.dot(&b)); // small integers and quarters: exact
-        let r = std::panic::catch_unwind(|| gemm(a.view(), &packed, false, Array2::zeros((7, 18)).view_mut()));
-        assert!(r.is_err());
+    }
+
+    #[test]
+    #[should_panic(expected = "shape mismatch")]
+    fn shape_mismatch_panics() {
+        let mut packed = Packed::new();
+        packed.pack(Array2::<f32>::zeros((5, 19)).view());
+        gemm(
+            Array2::zeros((7, 5)).view(),
+            &packed,
+            false,
+            Array2::zeros((7, 18)).view_mut(),
+        );
     }
 }

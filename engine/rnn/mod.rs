@@ -20,6 +20,7 @@ mod bptt;
 mod cell;
 mod dynamics;
 mod float;
+pub mod gemm;
 mod init;
 mod network;
 mod score;

@@ -82,7 +82,7 @@ impl TaskKind for SearchTrial {
         "search_trial"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn run(&self, ctx: &Context, p: &serde_json::Value, _: &[Output]) -> Result<Output, TaskError> {
         let p: SearchTrialParams = params(p)?;
@@ -199,7 +199,7 @@ impl TaskKind for Train {
         "train"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn run(
         &self,
@@ -274,7 +274,7 @@ impl TaskKind for Probe {
         "probe"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn run(
         &self,
