@@ -191,8 +191,8 @@ impl<F: Float> Workspace<F> {
         mse
     }
 
-    /// Backward sweep, given `dY` in `self.y`.
-    /// Backpropagates through the last `forward` (its caches and packed weights).
+    /// Backward sweep through the last `forward` (its caches and packed weights), given `dY` in
+    /// `self.y`.
     fn backward(&mut self, w: &Weights<F>, x: ArrayView2<F>) {
         let (n, gn, k) = (self.shape.units, self.cell.gn(), self.shape.outputs);
         let (rows, steps) = (self.rows, self.steps);
