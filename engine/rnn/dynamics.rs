@@ -4,8 +4,8 @@
 //! `step` is `cell::forward` on one row, `step_batch` on many (the transition graph's runs).
 //! The Jacobians are `cell::backward` on `D` copies of one forward step, seeded with the unit
 //! vectors: row `i` of the result is `∂F_i/∂s` (and `∂F_i/∂x` through `Ut`), so they are exact
-//! and share the cell equations with training; the seeded rows are mostly zeros, so their
-//! recurrent product runs over the non-zeros only.
+//! and share the cell equations with training. The seeded rows are mostly zeros (the GRU's
+//! reset block aside), so their recurrent product runs over the non-zeros only.
 //!
 //! `trained_flipflop_tests` load `tests/fixtures/flipflop_gru24.json`, a trained flip-flop GRU
 //! (see `fixture`), and check the fixed-point scaffold the paper describes.
@@ -25,7 +25,8 @@ pub struct NetworkDynamics {
     w: Weights<f64>,
     /// The recurrent weights packed for `Cell::forward` / `Cell::backward`.
     rec: Recurrent<f64>,
-    /// `Wtᵀ` row-major, for the sparse recurrent product of the seeded backward step.
+    /// `Wtᵀ` row-major, for the sparse recurrent product of the seeded backward step (the packed
+    /// panels of `rec` do not give rows).
     w_rows: Array2<f64>,
 }
 
@@ -169,6 +170,10 @@ impl NetworkDynamics {
         }
         let mut dh_prev = vec![0.0; d * n];
         let mut tmp = vec![0.0; d * n];
+        // A seeded row of `dA` is zero outside its own unit's gates, so the backward step's
+        // recurrent product costs `O(D·N)` per gate over the non-zeros instead of a
+        // `D × G·N × N` GEMM; the GRU's reset block is dense, so it keeps the GEMM.
+        let sparse = self.shape.arch != Arch::Gru;
         self.cell.backward(
             &self.rec,
             &r.h_prev,
@@ -178,23 +183,18 @@ impl NetworkDynamics {
             &dh,
             &mut dc,
             &mut dh_prev,
-            false,
+            !sparse,
             &mut tmp,
             d,
         );
-        // The recurrent product of the backward step, left out above: a seeded row of `dA` is
-        // zero outside its own unit's gates (except the GRU's reset block), so it costs
-        // `O(D·N)` per gate instead of a `D × G·N × N` GEMM.
-        let (k, accumulate) = self.cell.recurrent_product();
-        let da = view(&r.a, d, self.cell.gn()).slice_move(ndarray::s![.., ..k]);
-        let w = self.w_rows.slice(ndarray::s![..k, ..]);
-        let dhp = view_mut(&mut dh_prev, d, n);
-        let nnz = da.iter().filter(|&&v| v != 0.0).count();
-        if 8 * nnz <= da.len() {
-            sparse_product(da, w, accumulate, dhp);
-        } else {
-            let beta = if accumulate { 1.0 } else { 0.0 };
-            general_mat_mul(1.0, &da, &w, beta, &mut { dhp });
+        if sparse {
+            let (k, accumulate) = self.cell.recurrent_product();
+            sparse_product(
+                view(&r.a, d, self.cell.gn()).slice_move(ndarray::s![.., ..k]),
+                self.w_rows.slice(ndarray::s![..k, ..]),
+                accumulate,
+                view_mut(&mut dh_prev, d, n),
+            );
         }
         (r.a, dh_prev, dc)
     }
