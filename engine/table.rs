@@ -2,8 +2,9 @@
 //!
 //! A `Table` is a list of named, typed, equally long columns. It is the engine's own type so that
 //! the core (planning, tasks, numerics) never names arrow or parquet: only `store` converts it.
-//! Column types are the ones SPEC §7 needs: integers, floats, strings, booleans, and `list<float32>`
-//! where a vector is the observation.
+//! Column types are the ones SPEC §7 needs: integers, floats (one nullable kind, for values that
+//! do not exist, such as a diverged network's loss), strings, booleans, and `list<float32>` where
+//! a vector is the observation.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,8 @@ pub enum Column {
     I64(Vec<i64>),
     F32(Vec<f32>),
     F64(Vec<f64>),
+    /// `float64` where a value may be absent (a diverged network's loss): Parquet nulls.
+    OptF64(Vec<Option<f64>>),
     Str(Vec<String>),
     ListF32(Vec<Vec<f32>>),
 }
@@ -25,6 +28,7 @@ impl Column {
             Column::I64(v) => v.len(),
             Column::F32(v) => v.len(),
             Column::F64(v) => v.len(),
+            Column::OptF64(v) => v.len(),
             Column::Str(v) => v.len(),
             Column::ListF32(v) => v.len(),
         }
@@ -41,6 +45,7 @@ impl Column {
             Column::I64(_) => "int64",
             Column::F32(_) => "float32",
             Column::F64(_) => "float64",
+            Column::OptF64(_) => "float64 (nullable)",
             Column::Str(_) => "string",
             Column::ListF32(_) => "list<float32>",
         }
@@ -53,6 +58,7 @@ impl Column {
             Column::I64(_) => Column::I64(Vec::new()),
             Column::F32(_) => Column::F32(Vec::new()),
             Column::F64(_) => Column::F64(Vec::new()),
+            Column::OptF64(_) => Column::OptF64(Vec::new()),
             Column::Str(_) => Column::Str(Vec::new()),
             Column::ListF32(_) => Column::ListF32(Vec::new()),
         }
@@ -65,6 +71,7 @@ impl Column {
             (Column::I64(a), Column::I64(b)) => a.extend_from_slice(b),
             (Column::F32(a), Column::F32(b)) => a.extend_from_slice(b),
             (Column::F64(a), Column::F64(b)) => a.extend_from_slice(b),
+            (Column::OptF64(a), Column::OptF64(b)) => a.extend_from_slice(b),
             (Column::Str(a), Column::Str(b)) => a.extend_from_slice(b),
             (Column::ListF32(a), Column::ListF32(b)) => a.extend_from_slice(b),
             (a, b) => {
@@ -85,6 +92,7 @@ impl Column {
             Column::I64(v) => Column::I64(vec![v[i]; n]),
             Column::F32(v) => Column::F32(vec![v[i]; n]),
             Column::F64(v) => Column::F64(vec![v[i]; n]),
+            Column::OptF64(v) => Column::OptF64(vec![v[i]; n]),
             Column::Str(v) => Column::Str(vec![v[i].clone(); n]),
             Column::ListF32(v) => Column::ListF32(vec![v[i].clone(); n]),
         }
@@ -177,6 +185,7 @@ impl Table {
     typed_getter!(i64s, I64, i64, "int64");
     typed_getter!(f32s, F32, f32, "float32");
     typed_getter!(f64s, F64, f64, "float64");
+    typed_getter!(opt_f64s, OptF64, Option<f64>, "float64 (nullable)");
     typed_getter!(strs, Str, String, "string");
     typed_getter!(lists, ListF32, Vec<f32>, "list<float32>");
 

@@ -170,6 +170,8 @@ fn run(cli: Cli) -> Result<i32> {
             for (task, error) in &summary.failed {
                 eprintln!("  failed: {task}: {error}");
             }
+            let plan = ops::plan_of(&m, &Registry::standard())?;
+            eprint!("{}", ops::population::render(&ops::population::count(&m, &plan, &store)?));
             if let Some(error) = &summary.storage {
                 eprintln!(
                     "error: the cache {} cannot be written: {error}",
@@ -209,6 +211,7 @@ fn run(cli: Cli) -> Result<i32> {
             let plan = ops::plan_of(&m, &Registry::standard())?;
             let report = ops::plan_report(&plan, &store);
             print!("{}", report.render());
+            print!("{}", ops::population::render(&ops::population::count(&m, &plan, &store)?));
             let failures: Vec<_> = report
                 .tasks
                 .iter()

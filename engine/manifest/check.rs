@@ -26,6 +26,9 @@ pub struct Study {
     pub search: Option<Search>,
     pub probe: Probe,
     pub analyses: Vec<Analysis>,
+    /// Analyses of trained networks keep those that do not solve the task (default: only solved
+    /// networks, the paper's rule; the rest are listed in `excluded`).
+    pub keep_unsolved: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
@@ -224,6 +227,7 @@ impl Checker<'_> {
             search,
             probe,
             analyses,
+            keep_unsolved: raw.keep_unsolved,
         })
     }
 

@@ -28,6 +28,9 @@ pub struct RawStudy {
     pub probe: RawProbe,
     #[serde(default, rename = "analysis")]
     pub analyses: Vec<Spanned<Analysis>>,
+    /// Analyses of trained networks keep unsolved ones too.
+    #[serde(default)]
+    pub keep_unsolved: bool,
 }
 
 #[derive(Debug, Deserialize)]

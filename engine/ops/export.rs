@@ -44,6 +44,7 @@ fn export_name(task_table: &str) -> Option<&'static str> {
         "excluded" => "excluded",
         "linear_frequency" => "linear_frequency",
         "mode_ablation" => "mode_ablation",
+        "findings" => "findings",
         _ => return None,
     })
 }

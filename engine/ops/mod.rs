@@ -4,6 +4,7 @@
 pub mod export;
 pub mod outdir;
 mod plan;
+pub mod population;
 pub mod slurm;
 
 pub use plan::{plan_report, PlanReport};

@@ -8,7 +8,8 @@
 //! 3. per network, `probe`; and `fixed_points` → `topology` when asked for;
 //! 4. per study, one distance task per metric (`svcca`, `cka`, `shape` over every probe;
 //!    `topology_distance` twice, the paper's rule and the count-robust one), then `mds` and
-//!    `clustering` of each distance.
+//!    `clustering` of each distance;
+//! 5. per study, `findings` over its clusterings and fixed points.
 
 use super::graph::{Plan, PlanBuilder, PlanError};
 use crate::manifest::{Analysis, Manifest, Study};
@@ -29,6 +30,13 @@ pub fn expand(
 
 fn val(v: impl serde::Serialize) -> serde_json::Value {
     to_value(v).expect("plan parameters serialise")
+}
+
+/// The parameters of an analysis over the study's trained networks, with the study's rule for
+/// unsolved ones.
+fn population(mut params: serde_json::Value, s: &Study) -> serde_json::Value {
+    params["keep_unsolved"] = s.keep_unsolved.into();
+    params
 }
 
 fn expand_study(b: &mut PlanBuilder, s: &Study) -> Result<(), PlanError> {
@@ -137,22 +145,23 @@ fn expand_study(b: &mut PlanBuilder, s: &Study) -> Result<(), PlanError> {
                 name,
                 "svcca",
                 "all".into(),
-                json!({ "variance": variance }),
+                population(json!({ "variance": variance }), s),
                 &probes,
             )?),
             Analysis::Cka { tol } => {
-                distances.push(b.add(name, "cka", "all".into(), json!({ "tol": tol }), &probes)?)
+                distances.push(b.add(name, "cka", "all".into(), population(json!({ "tol": tol }), s), &probes)?)
             }
             Analysis::Shape { tol } => distances.push(b.add(
                 name,
                 "shape",
                 "all".into(),
-                json!({ "tol": tol }),
+                population(json!({ "tol": tol }), s),
                 &probes,
             )?),
             _ => {}
         }
     }
+    let mut fixed_point_nodes: Vec<NodeIndex> = Vec::new();
     let fixed = s.analyses.iter().find_map(|a| match a {
         Analysis::FixedPoints(p) => Some(p),
         _ => None,
@@ -165,6 +174,7 @@ fn expand_study(b: &mut PlanBuilder, s: &Study) -> Result<(), PlanError> {
             .zip(&labels)
             .map(|(&n, l)| b.add(name, "fixed_points", l.clone(), fp_params.clone(), &[n]))
             .collect::<Result<_, _>>()?;
+        fixed_point_nodes.clone_from(&fps);
         let topo = s.analyses.iter().find_map(|a| match a {
             Analysis::Topology(p) => Some(p),
             _ => None,
@@ -183,12 +193,13 @@ fn expand_study(b: &mut PlanBuilder, s: &Study) -> Result<(), PlanError> {
                     name,
                     "topology_distance",
                     rule.into(),
-                    json!({ "rule": rule }),
+                    population(json!({ "rule": rule }), s),
                     &topos,
                 )?);
             }
         }
     }
+    let mut summaries: Vec<NodeIndex> = Vec::new();
     for a in &s.analyses {
         for &d in &distances {
             let metric = b.label(d).to_string();
@@ -203,11 +214,24 @@ fn expand_study(b: &mut PlanBuilder, s: &Study) -> Result<(), PlanError> {
                     b.add(name, "mds", tag, val(p), &[d])?;
                 }
                 Analysis::Clustering(p) => {
-                    b.add(name, "clustering", tag, val(p), &[d])?;
+                    summaries.push(b.add(name, "clustering", tag, val(p), &[d])?);
                 }
                 _ => {}
             }
         }
+    }
+    if !summaries.is_empty() || !fixed_point_nodes.is_empty() {
+        summaries.extend(fixed_point_nodes);
+        b.add(
+            name,
+            "findings",
+            "all".into(),
+            population(
+                json!({ "task": val(&s.task), "conditions": fixed.map_or(0, |f| f.conditions) }),
+                s,
+            ),
+            &summaries,
+        )?;
     }
     Ok(())
 }

@@ -23,9 +23,16 @@ pub struct Net {
     pub trained: bool,
     /// From `networks`; NaN when unknown.
     pub val_loss: f64,
+    /// From `networks`: the network solves its task (true when the table does not say).
+    pub solved: bool,
 }
 
 impl Net {
+    /// A trained network that solves its task: what the figures of trained networks show.
+    pub fn analysed(&self) -> bool {
+        self.trained && self.solved
+    }
+
     /// The order of every figure's networks: architecture, activation, trained first, seed.
     pub fn order_key(&self) -> (usize, usize, bool, i64, &str) {
         (
@@ -95,7 +102,7 @@ impl Study {
     /// The trained network shown for an (arch, activation): lowest validation loss, then
     /// figure order.
     pub fn representative(&self, arch: &str, activation: &str) -> Option<&Net> {
-        self.ordered(|n| n.trained && n.arch == arch && n.activation == activation)
+        self.ordered(|n| n.analysed() && n.arch == arch && n.activation == activation)
             .into_iter()
             .min_by(|a, b| {
                 let la = if a.val_loss.is_nan() {
@@ -112,10 +119,10 @@ impl Study {
             })
     }
 
-    /// (arch, activation) pairs among trained networks, in figure order.
+    /// (arch, activation) pairs among trained networks that solve the task, in figure order.
     pub fn trained_configs(&self) -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> = self
-            .ordered(|n| n.trained)
+            .ordered(Net::analysed)
             .into_iter()
             .map(|n| (n.arch.clone(), n.activation.clone()))
             .collect();
@@ -172,16 +179,19 @@ fn add_nets(found: &mut BTreeMap<String, Study>, name: &str, t: &Table) -> Resul
     let activation = col(name, t.strs("activation"))?;
     let seed = col(name, t.i64s("seed"))?;
     let trained = col(name, t.bools("trained"))?;
-    let val_loss = if name == "networks" {
-        Some(col(name, t.f64s("val_loss"))?)
+    let (val_loss, solved) = if name == "networks" {
+        (
+            Some(col(name, t.opt_f64s("val_loss"))?),
+            Some(col(name, t.bools("solved"))?),
+        )
     } else {
-        None
+        (None, None)
     };
     for i in 0..t.num_rows() {
         let Some(study) = found.get_mut(&studies[i]) else {
             continue;
         };
-        let loss = val_loss.map_or(f64::NAN, |v| v[i]);
+        let loss = val_loss.and_then(|v| v[i]).unwrap_or(f64::NAN);
         let net = study.nets.entry(ids[i].clone()).or_insert_with(|| Net {
             id: ids[i].clone(),
             arch: arch[i].clone(),
@@ -189,9 +199,13 @@ fn add_nets(found: &mut BTreeMap<String, Study>, name: &str, t: &Table) -> Resul
             seed: seed[i],
             trained: trained[i],
             val_loss: loss,
+            solved: true,
         });
         if !loss.is_nan() {
             net.val_loss = loss;
+        }
+        if let Some(s) = solved {
+            net.solved = s[i];
         }
     }
     Ok(())

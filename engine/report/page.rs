@@ -1,6 +1,8 @@
 //! `index.html`: one self-contained page (inline CSS, no scripts, nothing fetched from the
-//! net) showing every figure's PNG, linked to its SVG, with its caption, grouped by study, and
-//! the study's `clustering` and `topology_summary` rows as HTML tables.
+//! net): the findings first (each claim of the paper a study allows, with its statistic and
+//! verdict), then per study how many trained networks solve the task, every figure's PNG linked
+//! to its SVG with its caption, and the study's `clustering` and `topology_summary` rows as HTML
+//! tables.
 
 use std::fmt::Write;
 
@@ -66,6 +68,7 @@ pub fn index(
         }
         h.push_str("</nav>\n");
     }
+    findings(&mut h, tables)?;
     for study in studies {
         let _ = writeln!(
             h,
@@ -74,6 +77,7 @@ pub fn index(
             escape(&study.task),
             study.nets.len()
         );
+        population(&mut h, tables, study)?;
         for f in figures.iter().filter(|f| f.study == study.name) {
             let (w, _) = f.size();
             let name = escape(&f.name);
@@ -92,6 +96,128 @@ pub fn index(
     }
     h.push_str("</body>\n</html>\n");
     Ok(h)
+}
+
+fn findings(h: &mut String, tables: &Tables) -> Result<(), ReportError> {
+    let Some(t) = table(tables, "findings") else {
+        return Ok(());
+    };
+    let name = "findings";
+    let study = col(name, t.strs("study"))?;
+    let claim = col(name, t.strs("claim"))?;
+    let statement = col(name, t.strs("statement"))?;
+    let figure = col(name, t.strs("figure"))?;
+    let metric = col(name, t.strs("metric"))?;
+    let statistic = col(name, t.strs("statistic"))?;
+    let value = col(name, t.f64s("value"))?;
+    let p = col(name, t.f64s("p_value"))?;
+    let n = col(name, t.i64s("n_networks"))?;
+    let threshold = col(name, t.strs("threshold"))?;
+    let verdict = col(name, t.strs("verdict"))?;
+    let note = col(name, t.strs("note"))?;
+    h.push_str(
+        "<section id=\"findings\">\n<h2>Findings</h2>\n<p>Each claim of the paper that a \
+         study's analyses allow, judged on the trained networks that solve the task, with the \
+         statistic and the fixed threshold it is judged by (README, Findings).</p>\n<table>\n\
+         <tr><th class=\"s\">study</th><th class=\"s\">claim</th><th class=\"s\">paper</th>\
+         <th class=\"s\">metric</th><th class=\"s\">statistic</th><th>value</th><th>p-value</th>\
+         <th>networks</th><th class=\"s\">holds when</th><th class=\"s\">verdict</th>\
+         <th class=\"s\">note</th></tr>\n",
+    );
+    for i in 0..t.num_rows() {
+        let colour = match verdict[i].as_str() {
+            "holds" => "#1a7f37",
+            "does not hold" => "#b42318",
+            _ => "#666",
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"s\">{}</td><td class=\"s\">({}) {}</td><td class=\"s\">{}</td>\
+             <td class=\"s\">{}</td><td class=\"s\">{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td class=\"s\">{}</td><td class=\"s\" style=\"color:{colour}\"><b>{}</b></td>\
+             <td class=\"s\">{}</td></tr>",
+            escape(&study[i]),
+            escape(&claim[i]),
+            escape(&statement[i]),
+            escape(&figure[i]),
+            escape(&metric[i]),
+            escape(&statistic[i]),
+            number(value[i]),
+            number(p[i]),
+            n[i],
+            escape(&threshold[i]),
+            escape(&verdict[i]),
+            escape(&note[i]),
+        );
+    }
+    h.push_str("</table>\n</section>\n");
+    Ok(())
+}
+
+/// Per architecture: trained networks, and how many solve the task, do not, or diverged; then
+/// the ones the analyses of trained networks leave out.
+fn population(h: &mut String, tables: &Tables, study: &Study) -> Result<(), ReportError> {
+    let rows = study_rows(tables, "networks", &study.name)?;
+    let Some(t) = table(tables, "networks").filter(|_| !rows.is_empty()) else {
+        return Ok(());
+    };
+    let name = "networks";
+    let (arch, activation) = (col(name, t.strs("arch"))?, col(name, t.strs("activation"))?);
+    let (trained, status) = (col(name, t.bools("trained"))?, col(name, t.strs("status"))?);
+    let solved = col(name, t.bools("solved"))?;
+    let (seed, units) = (col(name, t.i64s("seed"))?, col(name, t.i64s("units"))?);
+    let mut counts: Vec<(String, [usize; 4])> = Vec::new();
+    let mut left_out = Vec::new();
+    for &i in rows.iter().filter(|&&i| trained[i]) {
+        let k = match counts.iter().position(|c| c.0 == arch[i]) {
+            Some(k) => k,
+            None => {
+                counts.push((arch[i].clone(), [0; 4]));
+                counts.len() - 1
+            }
+        };
+        let c = &mut counts[k].1;
+        c[0] += 1;
+        let what = if status[i] != "ok" {
+            c[3] += 1;
+            "diverged"
+        } else if solved[i] {
+            c[1] += 1;
+            continue;
+        } else {
+            c[2] += 1;
+            "unsolved"
+        };
+        left_out.push(format!(
+            "{}-{}-{} seed {} ({what})",
+            arch[i], activation[i], units[i], seed[i]
+        ));
+    }
+    h.push_str(
+        "<h3>Networks</h3>\n<table>\n<tr><th class=\"s\">architecture</th><th>trained</th>\
+         <th>solved</th><th>unsolved</th><th>diverged</th></tr>\n",
+    );
+    for (a, c) in &counts {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"s\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(a),
+            c[0],
+            c[1],
+            c[2],
+            c[3]
+        );
+    }
+    h.push_str("</table>\n");
+    if !left_out.is_empty() {
+        let _ = writeln!(
+            h,
+            "<p>Left out of the analyses of trained networks and of the dynamics figures \
+             (unless the manifest sets <code>keep_unsolved</code>): {}.</p>",
+            escape(&left_out.join(", "))
+        );
+    }
+    Ok(())
 }
 
 fn clustering(h: &mut String, tables: &Tables, study: &Study) -> Result<(), ReportError> {

@@ -8,10 +8,11 @@
 //! | `I64`     | `Int64`                                  |
 //! | `F32`     | `Float32`                                |
 //! | `F64`     | `Float64`                                |
+//! | `OptF64`  | `Float64`, nullable                      |
 //! | `Str`     | `Utf8`                                   |
 //! | `ListF32` | `List<Float32>` (items non-nullable)     |
 //!
-//! Every field is non-nullable; column order and names are kept. Files are snappy-compressed and
+//! Every field but `OptF64`'s is non-nullable; column order and names are kept. Files are snappy-compressed and
 //! carry the Arrow schema, so a table of zero rows reads back with its columns and types.
 //!
 //! Writing converts the table a slice of rows at a time (about `BATCH_BYTES` of values), so a
@@ -61,7 +62,7 @@ fn arrow_type(column: &Column) -> DataType {
         Column::Bool(_) => DataType::Boolean,
         Column::I64(_) => DataType::Int64,
         Column::F32(_) => DataType::Float32,
-        Column::F64(_) => DataType::Float64,
+        Column::F64(_) | Column::OptF64(_) => DataType::Float64,
         Column::Str(_) => DataType::Utf8,
         Column::ListF32(_) => DataType::List(item_field()),
     }
@@ -72,7 +73,7 @@ fn schema_of(table: &Table) -> Schema {
         table
             .columns()
             .iter()
-            .map(|(name, c)| Field::new(name, arrow_type(c), false))
+            .map(|(name, c)| Field::new(name, arrow_type(c), matches!(c, Column::OptF64(_))))
             .collect::<Vec<_>>(),
     )
 }
@@ -83,6 +84,7 @@ fn to_array(column: &Column, rows: Range<usize>) -> ArrayRef {
         Column::I64(v) => Arc::new(Int64Array::from(v[rows].to_vec())),
         Column::F32(v) => Arc::new(Float32Array::from(v[rows].to_vec())),
         Column::F64(v) => Arc::new(Float64Array::from(v[rows].to_vec())),
+        Column::OptF64(v) => Arc::new(Float64Array::from(v[rows].to_vec())),
         Column::Str(v) => Arc::new(StringArray::from_iter_values(&v[rows])),
         Column::ListF32(v) => {
             let v = &v[rows];
@@ -105,6 +107,7 @@ fn value_bytes(column: &Column) -> usize {
         Column::I64(v) => 8 * v.len(),
         Column::F32(v) => 4 * v.len(),
         Column::F64(v) => 8 * v.len(),
+        Column::OptF64(v) => 8 * v.len(),
         Column::Str(v) => v.iter().map(|s| s.len() + 4).sum(),
         Column::ListF32(v) => v.iter().map(|l| 4 * l.len() + 4).sum(),
     }
@@ -156,6 +159,7 @@ fn empty_column(field: &Field) -> Result<Column, String> {
         DataType::Boolean => Column::Bool(Vec::new()),
         DataType::Int64 => Column::I64(Vec::new()),
         DataType::Float32 => Column::F32(Vec::new()),
+        DataType::Float64 if field.is_nullable() => Column::OptF64(Vec::new()),
         DataType::Float64 => Column::F64(Vec::new()),
         DataType::Utf8 => Column::Str(Vec::new()),
         DataType::List(item) if item.data_type() == &DataType::Float32 => {
@@ -173,7 +177,7 @@ fn empty_column(field: &Field) -> Result<Column, String> {
 
 /// Appends `array` (of the type `column` was made for) to `column`.
 fn append(column: &mut Column, array: &dyn Array, name: &str) -> Option<Result<(), String>> {
-    if array.null_count() > 0 {
+    if array.null_count() > 0 && !matches!(column, Column::OptF64(_)) {
         return Some(Err(format!("column `{name}` holds nulls")));
     }
     match column {
@@ -181,6 +185,7 @@ fn append(column: &mut Column, array: &dyn Array, name: &str) -> Option<Result<(
         Column::I64(v) => v.extend_from_slice(array.as_primitive_opt::<Int64Type>()?.values()),
         Column::F32(v) => v.extend_from_slice(array.as_primitive_opt::<Float32Type>()?.values()),
         Column::F64(v) => v.extend_from_slice(array.as_primitive_opt::<Float64Type>()?.values()),
+        Column::OptF64(v) => v.extend(array.as_primitive_opt::<Float64Type>()?.iter()),
         Column::Str(v) => v.extend(
             array
                 .as_string_opt::<i32>()?

@@ -36,10 +36,12 @@ impl TaskKind for Distance {
     }
     /// cka and shape 2: population matrices from truncated per-network reductions, each
     /// distance within a proven `tol` (default 1e-8) of the exact value (`analysis::factor`).
+    /// svcca 2, cka and shape 3: unsolved trained networks are left out unless the study keeps
+    /// them.
     fn version(&self) -> u32 {
         match self.metric {
-            "svcca" => 1,
-            _ => 2,
+            "svcca" => 2,
+            _ => 3,
         }
     }
     fn run(
@@ -48,7 +50,8 @@ impl TaskKind for Distance {
         p: &serde_json::Value,
         inputs: &[Output],
     ) -> Result<Output, TaskError> {
-        let (members, excluded, xs) = probe_matrices(inputs)?;
+        let keep_unsolved = params::<Population>(p)?.keep_unsolved;
+        let (members, excluded, xs) = probe_matrices(inputs, keep_unsolved)?;
         if members.len() < 2 {
             return Ok(too_few(self.metric, members, excluded));
         }
@@ -75,18 +78,25 @@ impl TaskKind for Distance {
     }
 }
 
-/// The states of every usable network as `(trials·T) × N` matrices, with their rows.
+/// Which networks a population analysis takes (`NetworkRow::usable`); absent in keys made
+/// before the rule existed, which kept every network that did not diverge.
+#[derive(serde::Deserialize)]
+pub struct Population {
+    #[serde(default)]
+    pub keep_unsolved: bool,
+}
+
+/// The states of every usable network as `(trials·T) × N` matrices, with their rows; the others
+/// with the reason they were left out.
 pub fn probe_matrices(
     inputs: &[Output],
+    keep_unsolved: bool,
 ) -> Result<(Vec<NetworkRow>, Vec<(String, String)>, Vec<Array2<f32>>), TaskError> {
     let (mut members, mut excluded, mut xs) = (Vec::new(), Vec::new(), Vec::new());
     for out in inputs {
         let row = NetworkRow::of(out)?;
-        if !row.ok() {
-            excluded.push((
-                row.network_id.clone(),
-                format!("{}: {}", row.status, row.reason),
-            ));
+        if let Err(reason) = row.usable(keep_unsolved) {
+            excluded.push((row.network_id.clone(), reason));
             continue;
         }
         let h = out.table("states")?.lists("h")?;

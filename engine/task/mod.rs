@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 
 mod dynamics;
+mod findings;
 mod geometry;
 pub mod network;
 mod summary;
@@ -71,6 +72,7 @@ impl Registry {
         geometry::register(&mut r);
         dynamics::register(&mut r);
         summary::register(&mut r);
+        findings::register(&mut r);
         r
     }
 

@@ -20,14 +20,37 @@ pub struct NetworkRow {
     /// `ok` or `diverged`.
     pub status: String,
     pub reason: String,
+    /// MSE without the L2 term; NaN (a null in the table) when the network diverged.
     pub train_loss: f64,
     pub val_loss: f64,
+    /// The task's success criterion (`rnn::score`: fraction correct, or R² for sine); NaN when
+    /// the network diverged.
+    pub score: f64,
+    /// `score` reaches the task's threshold.
+    pub solved: bool,
     pub hyper: Option<Hyper>,
 }
 
 impl NetworkRow {
     pub fn ok(&self) -> bool {
         self.status == "ok"
+    }
+
+    /// Whether an analysis of trained networks may use this one, and if not, why: a diverged
+    /// network never; an unsolved trained network only when the study keeps unsolved networks
+    /// (the paper analyses networks that solve the task). Untrained controls are always usable.
+    pub fn usable(&self, keep_unsolved: bool) -> Result<(), String> {
+        if !self.ok() {
+            Err(format!("{}: {}", self.status, self.reason))
+        } else if self.trained && !self.solved && !keep_unsolved {
+            Err(format!(
+                "unsolved: task score {:.3} below the threshold {}",
+                self.score,
+                self.task.solved_threshold()
+            ))
+        } else {
+            Ok(())
+        }
     }
 
     pub fn shape(&self) -> Shape {
@@ -92,6 +115,8 @@ impl NetworkRow {
         let s = |v: &str| Column::Str(vec![v.to_string()]);
         let f = |v: f64| Column::F64(vec![v]);
         let i = |v: i64| Column::I64(vec![v]);
+        let ok = self.ok();
+        let loss = |v: f64| Column::OptF64(vec![(ok && v.is_finite()).then_some(v)]);
         Table::new()
             .with("network_id", s(&self.network_id))
             .with("task", s(self.task.name()))
@@ -116,8 +141,10 @@ impl NetworkRow {
             .with("clip", f(h.clip))
             .with("status", s(&self.status))
             .with("reason", s(&self.reason))
-            .with("train_loss", f(self.train_loss))
-            .with("val_loss", f(self.val_loss))
+            .with("train_loss", loss(self.train_loss))
+            .with("val_loss", loss(self.val_loss))
+            .with("score", f(self.score))
+            .with("solved", Column::Bool(vec![self.solved]))
             .with(
                 "task_params",
                 s(&serde_json::to_string(&self.task).expect("task serialises")),
@@ -149,8 +176,10 @@ impl NetworkRow {
             iterations: t.i64s("iterations")?[i] as usize,
             status: parse("status")?,
             reason: parse("reason")?,
-            train_loss: t.f64s("train_loss")?[i],
-            val_loss: t.f64s("val_loss")?[i],
+            train_loss: t.opt_f64s("train_loss")?[i].unwrap_or(f64::NAN),
+            val_loss: t.opt_f64s("val_loss")?[i].unwrap_or(f64::NAN),
+            score: t.f64s("score")?[i],
+            solved: t.bools("solved")?[i],
             hyper,
         })
     }

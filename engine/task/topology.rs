@@ -154,6 +154,8 @@ struct TopologyDistance;
 #[derive(serde::Deserialize)]
 struct DistanceParams {
     rule: String,
+    #[serde(default)]
+    keep_unsolved: bool,
 }
 
 /// One network's graph as read back: matrix, and readouts as rows.
@@ -191,8 +193,9 @@ impl TaskKind for TopologyDistance {
     fn name(&self) -> &'static str {
         "topology_distance"
     }
+    /// 3: unsolved trained networks are left out unless the study keeps them.
     fn version(&self) -> u32 {
-        2
+        3
     }
     fn run(
         &self,
@@ -205,11 +208,8 @@ impl TaskKind for TopologyDistance {
         let mut graphs: Vec<Graph> = Vec::new();
         for out in inputs {
             let g = read_graph(out)?;
-            if !g.row.ok() {
-                excluded.push((
-                    g.row.network_id.clone(),
-                    format!("{}: {}", g.row.status, g.row.reason),
-                ));
+            if let Err(reason) = g.row.usable(p.keep_unsolved) {
+                excluded.push((g.row.network_id.clone(), reason));
             } else if !g.row.trained {
                 // The scaffold the paper compares is that of trained networks; untrained
                 // controls would set the population's modal fixed-point count.

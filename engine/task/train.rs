@@ -198,8 +198,10 @@ impl TaskKind for Train {
     fn name(&self) -> &'static str {
         "train"
     }
+    /// 3: the `network` row carries the task score and the `solved` verdict; a diverged
+    /// network's losses are nulls.
     fn version(&self) -> u32 {
-        2
+        3
     }
     fn run(
         &self,
@@ -229,6 +231,18 @@ impl TaskKind for Train {
         .map_err(rnn_error)?;
         let (status, reason) = status_text(&r.status);
         let trained = p.schedule.iterations > 0;
+        let score = match r.status {
+            Status::Ok => {
+                rnn::score(
+                    &p.net.task,
+                    &r.network,
+                    derive_seed(&("score", p.schedule.val_seed)),
+                    p.schedule.val_trials,
+                )
+                .criterion
+            }
+            Status::Diverged { .. } => f64::NAN,
+        };
         let row = NetworkRow {
             network_id: ctx.key.short(),
             task: p.net.task.clone(),
@@ -243,6 +257,8 @@ impl TaskKind for Train {
             reason,
             train_loss: r.train_loss,
             val_loss: r.val_loss,
+            score,
+            solved: score >= p.net.task.solved_threshold(),
             hyper: trained.then_some(hyper),
         };
         let curve = Table::new()

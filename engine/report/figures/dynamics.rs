@@ -119,7 +119,7 @@ fn grey(lines: Vec<Layer>) -> Vec<Layer> {
 /// Trained networks of the study by architecture, in figure order.
 fn trained_by_arch(study: &Study) -> Vec<(String, Vec<&Net>)> {
     let mut out: Vec<(String, Vec<&Net>)> = Vec::new();
-    for net in study.ordered(|n| n.trained) {
+    for net in study.ordered(Net::analysed) {
         match out.last_mut() {
             Some((arch, nets)) if *arch == net.arch => nets.push(net),
             _ => out.push((net.arch.clone(), vec![net])),
@@ -228,7 +228,7 @@ fn per_network<'a>(
     value: impl Fn(usize) -> f64,
 ) -> Vec<(&'a Net, Vec<(f64, f64)>)> {
     let mut out = Vec::new();
-    for net in study.ordered(|n| n.trained) {
+    for net in study.ordered(Net::analysed) {
         let Some(rows) = nets.get(&net.id) else {
             continue;
         };

@@ -35,6 +35,10 @@ fn every_type(rows: usize) -> Table {
             Column::F64((0..n).map(|i| (i as f64).sqrt() * 1e-300).collect()),
         )
         .with(
+            "maybe",
+            Column::OptF64((0..n).map(|i| (i % 3 != 0).then_some(i as f64)).collect()),
+        )
+        .with(
             "name",
             Column::Str((0..n).map(|i| "é".repeat(i as usize % 4)).collect()),
         )
