@@ -12,6 +12,7 @@ pub const TINY: &str = r#"
 [[study]]
 name = "tiny"
 task = { kind = "flipflop", steps = 20 }
+keep_unsolved = true
 
 [study.grid]
 arch = ["vanilla", "gru"]

@@ -91,3 +91,61 @@ fn export_leaves_out_failed_tasks_and_says_which() {
     let networks = written.iter().find(|(n, _)| n == "networks").unwrap();
     assert_eq!(networks.1, 4, "the untrained controls are exported");
 }
+
+#[test]
+fn unsolved_networks_are_left_out_by_default_and_kept_on_request() {
+    // Five iterations of a 4-unit network solve nothing.
+    let strict = TINY.replace("keep_unsolved = true\n", "");
+    let tables = |text: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(apply(text, dir.path()).ok());
+        let store = ParquetStore::open(dir.path()).unwrap();
+        let m = manifest(text);
+        let plan = census::ops::plan_of(&m, &census::task::Registry::standard()).unwrap();
+        let counts = census::ops::population::count(&m, &plan, &store).unwrap();
+        let tables = census::ops::export::collect(&m, &plan, &store, false)
+            .unwrap()
+            .tables;
+        (tables, counts)
+    };
+    let (t, counts) = tables(&strict);
+    let nets = &t["networks"];
+    let (solved, trained) = (nets.bools("solved").unwrap(), nets.bools("trained").unwrap());
+    assert!((0..nets.num_rows()).all(|i| !(trained[i] && solved[i])));
+    assert!(nets.f64s("score").unwrap().iter().all(|s| s.is_finite()));
+    assert_eq!(
+        counts.iter().map(|c| (c.trained, c.solved, c.unsolved)).collect::<Vec<_>>(),
+        vec![(2, 0, 2), (2, 0, 2)],
+        "vanilla and gru: 2 trained, none solved"
+    );
+    let excluded = &t["excluded"];
+    let reasons = excluded.strs("reason").unwrap();
+    assert_eq!(excluded.num_rows(), 2 * 4, "svcca and cka each list the 4 trained networks");
+    assert!(reasons.iter().all(|r| r.starts_with("unsolved: task score")), "{reasons:?}");
+    assert_eq!(t["similarity"].num_rows(), 2 * 16, "the 4 untrained controls only");
+
+    let (kept, _) = tables(TINY);
+    assert_eq!(kept["similarity"].num_rows(), 2 * 64, "all 8 networks");
+    assert_eq!(kept.get("excluded").map_or(0, |e| e.num_rows()), 0);
+}
+
+#[test]
+fn a_diverged_network_has_null_losses() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = TINY.replace("iterations = 5", "iterations = 20\nlr0 = 1e30");
+    apply(&text, dir.path());
+    let out = dir.path().join("out");
+    let store = ParquetStore::open(dir.path()).unwrap();
+    census::ops::export::export(&manifest(&text), &store, &out, false).unwrap();
+    let nets = census::store::read_table_file(&out.join("networks.parquet")).unwrap();
+    let (status, val, train) = (
+        nets.strs("status").unwrap(),
+        nets.opt_f64s("val_loss").unwrap(),
+        nets.opt_f64s("train_loss").unwrap(),
+    );
+    for i in 0..nets.num_rows() {
+        assert_eq!(val[i].is_none(), status[i] == "diverged", "row {i}");
+        assert_eq!(train[i].is_none(), status[i] == "diverged", "row {i}");
+    }
+    assert!(status.iter().any(|s| s == "diverged"));
+}

@@ -28,7 +28,7 @@ fn arrow_type(c: &Column) -> &'static str {
         Column::Bool(_) => "bool",
         Column::I64(_) => "int64",
         Column::F32(_) => "float",
-        Column::F64(_) => "double",
+        Column::F64(_) | Column::OptF64(_) => "double",
         Column::Str(_) => "string",
         Column::ListF32(_) => "list<item: float not null>",
     }

@@ -2,7 +2,7 @@
 //! manifest's tasks.
 //!
 //! Every row of a per-network table carries the configuration columns (`network_id, study,
-//! task, arch, activation, units, l2, seed, trained`), so a user can group without a join;
+//! task, arch, activation, units, l2, seed, trained, solved`), so a user can group without a join;
 //! study-level tables carry `study` and `task`. Nothing is computed here: a task that has not
 //! run is an error that says to run `apply`.
 
@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The configuration columns export puts in front of every per-network row.
-pub const CONFIG_COLUMNS: [&str; 8] = [
+pub const CONFIG_COLUMNS: [&str; 9] = [
     "network_id",
     "task",
     "arch",
@@ -24,6 +24,7 @@ pub const CONFIG_COLUMNS: [&str; 8] = [
     "l2",
     "seed",
     "trained",
+    "solved",
 ];
 
 /// Table names as exported: a task's table name, renamed where the export is plural.
