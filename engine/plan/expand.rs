@@ -133,13 +133,9 @@ fn expand_study(b: &mut PlanBuilder, s: &Study) -> Result<(), PlanError> {
     let mut distances: Vec<NodeIndex> = Vec::new();
     for a in &s.analyses {
         match a {
-            Analysis::Svcca { variance } => distances.push(b.add(
-                name,
-                "svcca",
-                "all".into(),
-                json!({ "variance": variance }),
-                &probes,
-            )?),
+            Analysis::Svcca(p) => {
+                distances.push(b.add(name, "svcca", "all".into(), val(p), &probes)?)
+            }
             Analysis::Cka { tol } => {
                 distances.push(b.add(name, "cka", "all".into(), json!({ "tol": tol }), &probes)?)
             }

@@ -5,6 +5,7 @@
 use super::network::NetworkRow;
 use super::{params, Context, Registry, TaskError, TaskKind};
 use crate::analysis::{cka, shape, svcca};
+use crate::manifest::{SvccaKeep, SvccaParams};
 use crate::table::{Column, Output, Table};
 use ndarray::{Array2, ArrayView2};
 
@@ -18,10 +19,6 @@ struct Distance {
     metric: &'static str,
 }
 
-#[derive(serde::Deserialize)]
-struct SvccaParams {
-    variance: f64,
-}
 
 /// `tol`: proven bound on each CKA / shape distance of the truncated population matrices
 /// (`analysis::factor`); without it, the analysis' default (1e-8).
@@ -36,11 +33,9 @@ impl TaskKind for Distance {
     }
     /// cka and shape 2: population matrices from truncated per-network reductions, each
     /// distance within a proven `tol` (default 1e-8) of the exact value (`analysis::factor`).
+    /// svcca 2: one count of directions for the study by default (`SvccaParams::keep`).
     fn version(&self) -> u32 {
-        match self.metric {
-            "svcca" => 1,
-            _ => 2,
-        }
+        2
     }
     fn run(
         &self,
@@ -54,7 +49,8 @@ impl TaskKind for Distance {
         }
         let views: Vec<ArrayView2<f32>> = xs.iter().map(|x| x.view()).collect();
         let d = match self.metric {
-            "svcca" => svcca::svcca_matrix(&views, params::<SvccaParams>(p)?.variance),
+            "svcca" => svcca::svcca_matrix_keep(&views, svcca_keep(&params::<SvccaParams>(p)?))
+                .map(|(d, _)| d),
             "cka" => {
                 let tol = params::<TolParams>(p)?.tol.unwrap_or(cka::DEFAULT_TOL);
                 cka::cka_matrix_bounded(&views, tol).map(|b| b.distance)
@@ -72,6 +68,15 @@ impl TaskKind for Distance {
             )));
         }
         Ok(distance_output(self.metric, &members, &excluded, &d))
+    }
+}
+
+/// The analysis' rule for the number of kept directions.
+fn svcca_keep(p: &SvccaParams) -> svcca::Keep {
+    match (p.keep, p.components) {
+        (SvccaKeep::PerNetwork, _) => svcca::Keep::PerNetwork(p.variance),
+        (SvccaKeep::Study, Some(k)) => svcca::Keep::Components(k),
+        (SvccaKeep::Study, None) => svcca::Keep::Study(p.variance),
     }
 }
 
