@@ -27,8 +27,9 @@
 //!    `η = ||A⁻¹ r(s)|| ≤ β √(2q)`, the Newton–Kantorovich theorem gives a root within
 //!    `2η ≤ bound = 2√(2q)/σ_min(A)` of `s`, and no other root closer, provided `J` is
 //!    `L`-Lipschitz on that ball and `h = β L η ≤ ½`. Census assumes that last condition (it
-//!    holds for any `L` below `1/(2βη)`, about 1e9 for a refined root with `σ_min = 1e-3`;
-//!    the cells' Jacobians are smooth with `L` of the order of `||W||²`) and calls a point
+//!    holds for any `L` below `1/(2βη)`, of the order of 1e8 for a refined root with
+//!    `σ_min = 1e-3`; the tanh and gated cells' Jacobians are smooth with `L` of the order of
+//!    `||W||²`, relu cells piecewise linear, so the bound fails only at a kink) and calls a point
 //!    `certified` when `bound < tol_unique / 2`: two certified points are then further than
 //!    `tol_unique` apart only if their roots differ, so certified points count roots, each once.
 //!    Uncertified points (slow points with no root near, as gate-saturated GRU states, and
@@ -223,10 +224,7 @@ pub fn certify(
 ) -> Result<Certificate, FixedPointError> {
     let n = s.len();
     let mut a = Array2::zeros((n, n));
-    sys.jacobian_state(s, x, &mut a);
-    for i in 0..n {
-        a[(i, i)] -= 1.0;
-    }
+    newton_matrix(sys, s, x, &mut a);
     let (sigma, v) = linalg::svd_values_right(a.view())?;
     let sigma_min = sigma.iter().copied().reduce(f64::min).unwrap_or(0.0);
     let bound = if sigma_min > 0.0 {
@@ -377,7 +375,6 @@ impl Newton {
         tol_q: f64,
         max_iter: usize,
     ) -> Candidate {
-        let n = s0.len();
         let mut s = s0.to_owned();
         let mut q = residual(sys, s.view(), x, &mut self.r);
         let mut mu = 0.0;
@@ -392,10 +389,7 @@ impl Newton {
                     q_new
                 }
                 None => {
-                    sys.jacobian_state(s.view(), x, &mut self.a);
-                    for i in 0..n {
-                        self.a[(i, i)] -= 1.0;
-                    }
+                    newton_matrix(sys, s.view(), x, &mut self.a);
                     match self.newton_step(sys, x, &mut s, q) {
                         Some(q_new) => {
                             chord = true;
@@ -430,17 +424,13 @@ impl Newton {
             mut q,
             mut iters,
         } = c;
-        let n = s.len();
         let mut chord = self.chord;
         for _ in 0..POLISH_ITERS {
             if q == 0.0 {
                 break;
             }
             let next = self.chord_step(sys, x, &mut s, q, chord).or_else(|| {
-                sys.jacobian_state(s.view(), x, &mut self.a);
-                for i in 0..n {
-                    self.a[(i, i)] -= 1.0;
-                }
+                newton_matrix(sys, s.view(), x, &mut self.a);
                 self.newton_step(sys, x, &mut s, q)
             });
             let Some(q_new) = next else { break };
@@ -552,6 +542,12 @@ impl Newton {
             None
         }
     }
+}
+
+/// `out = J(s) − I`, the Jacobian of the residual `F(s, x) − s`.
+fn newton_matrix(sys: &dyn Dynamics, s: ArrayView1<f64>, x: ArrayView1<f64>, out: &mut Array2<f64>) {
+    sys.jacobian_state(s, x, out);
+    out.diag_mut().mapv_inplace(|v| v - 1.0);
 }
 
 /// `r = F(s, x) − s`; returns `q = ½||r||²`.
