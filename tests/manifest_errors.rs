@@ -43,7 +43,7 @@ const CASES: &[(&str, usize, &str, &str)] = &[
         "misspelt_analysis_param",
         21,
         "study[0].analysis[0]",
-        "expected `variance`",
+        "unknown field `varience`, expected one of `variance`",
     ),
     (
         "momentum_above_one",

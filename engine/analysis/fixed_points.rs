@@ -13,12 +13,32 @@
 //!    find saddles and unstable points as readily as attractors. Stops at `q < tol_q`, at
 //!    `max_iter`, when no step decreases `q`, or after 5 iterations in a row that each reduce
 //!    `q` by less than 10% (stuck at a slow point, a local minimum of `q` above zero).
-//! 3. Keep `q < tol_q`; sort by `q` and keep a point only if no kept point lies within
-//!    `tol_unique` (Euclidean), so each cluster keeps its lowest `q`.
-//! 4. Outliers: with `c` the centroid of the trajectory states and `ρ` the median distance of
+//! 3. Keep `q < tol_q` and refine each kept point ([`Newton::polish`]): Newton (and chord)
+//!    steps, at most 8, while they decrease `q`. Stopping at `q < tol_q` where `J − I` is nearly
+//!    singular leaves a point `√(2q)/σ_min(J − I)` from its root, about 1e-3 for an LSTM with
+//!    `σ_min ≈ 1e-3`; refined, the point is within rounding of the root, so two starts on one
+//!    root are one point in the next step.
+//! 4. Sort by `q` and keep a point only if no kept point lies within `tol_unique` (Euclidean),
+//!    so each cluster keeps its lowest `q` (a refined root beats a nearby slow point).
+//! 5. Outliers: with `c` the centroid of the trajectory states and `ρ` the median distance of
 //!    the trajectory states to `c`, drop points with `||s* − c|| > outlier · ρ` (FixedPointFinder's
 //!    rule, with the median the SPEC asks for; skipped when `ρ = 0`).
-//! 5. Linearise each point, read it out, and order the points lexicographically by readout
+//! 6. Certify each point ([`certify`]): with `A = J(s) − I`, `β = 1/σ_min(A)` and
+//!    `η = ||A⁻¹ r(s)|| ≤ β √(2q)`, the Newton–Kantorovich theorem gives a root within
+//!    `2η ≤ bound = 2√(2q)/σ_min(A)` of `s`, and no other root closer, provided `J` is
+//!    `L`-Lipschitz on that ball and `h = β L η ≤ ½`. Census assumes that last condition (it
+//!    holds for any `L` below `1/(2βη)`, of the order of 1e8 for a refined root with
+//!    `σ_min = 1e-3`; the tanh and gated cells' Jacobians are smooth with `L` of the order of
+//!    `||W||²`, relu cells piecewise linear, so the bound fails only at a kink) and calls a point
+//!    `certified` when `bound < tol_unique / 2`: two certified points are then further than
+//!    `tol_unique` apart only if their roots differ, so certified points count roots, each once.
+//!    Uncertified points (slow points with no root near, as gate-saturated GRU states, and
+//!    points of a continuum) are reported as such and not counted.
+//! 7. Continuum: an uncertified point is on a continuum when a step of `tol_unique` along the
+//!    right singular vector of `σ_min(A)`, either way, is still a fixed point (`q < tol_q`):
+//!    fixed points are then not isolated at the merge resolution (e.g. every `s ≥ 0` of an
+//!    identity-initialised relu network). [`FixedPoints::continuum`] says whether any point is.
+//! 8. Linearise each point, read it out, and order the points lexicographically by readout
 //!    rounded to `tol_unique` (see [`readout_order`]), then by exact readout, then by state.
 //!
 //! Deterministic in `seed`: initial states are drawn sequentially, the per-state optimisations
@@ -26,6 +46,7 @@
 
 use super::dynamics::Dynamics;
 use super::eig::{EigError, LuSolver};
+use super::linalg::{self, GeometryError};
 use super::linearise::{linearise, Linearisation};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::{Rng, SeedableRng};
@@ -72,6 +93,39 @@ pub struct FixedPoint {
     pub n_unstable: usize,
     pub readout: Array1<f64>,
     pub eig: Linearisation,
+    pub cert: Certificate,
+}
+
+/// How surely a point is a root (module doc, step 6).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Certificate {
+    /// Smallest singular value of `J − I` at the point.
+    pub sigma_min: f64,
+    /// `2√(2q) / σ_min`: the distance within which a root lies (∞ when `σ_min = 0`).
+    pub bound: f64,
+    /// `bound < tol_unique / 2`: the point is a root, counted once.
+    pub certified: bool,
+    /// The point is not isolated: a step of `tol_unique` along the near-null direction of
+    /// `J − I` is still a fixed point (step 7).
+    pub on_continuum: bool,
+}
+
+/// The fixed points at one input, certified and uncertified, in readout order.
+#[derive(Debug, Clone)]
+pub struct FixedPoints {
+    pub points: Vec<FixedPoint>,
+}
+
+impl FixedPoints {
+    /// The certified points: the roots, each once.
+    pub fn certified(&self) -> impl Iterator<Item = &FixedPoint> {
+        self.points.iter().filter(|p| p.cert.certified)
+    }
+
+    /// Whether the fixed points include a continuum (module doc, step 7).
+    pub fn continuum(&self) -> bool {
+        self.points.iter().any(|p| p.cert.on_continuum)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +138,8 @@ pub enum FixedPointError {
     NoTrajectory,
     #[error("fixed points: linearisation failed: {0}")]
     Eig(#[from] EigError),
+    #[error("fixed points: certificate failed: {0}")]
+    Svd(#[from] GeometryError),
 }
 
 /// The end of one optimisation.
@@ -94,14 +150,15 @@ pub struct Candidate {
     pub iters: usize,
 }
 
-/// The fixed points of `sys` at the static input `x`, ordered by readout (module doc). Each
-/// satisfies `q < tol_q`, so its distance to the exact root is about `√(2·tol_q) / σ_min(J − I)`.
+/// The fixed points of `sys` at the static input `x`, refined, certified and ordered by readout
+/// (module doc). Each satisfies `q < tol_q`; certified ones lie within `tol_unique / 2` of a
+/// root.
 pub fn find_fixed_points(
     sys: &dyn Dynamics,
     x: ArrayView1<f64>,
     trajectory_states: ArrayView2<f64>,
     opts: &FixedPointOpts,
-) -> Result<Vec<FixedPoint>, FixedPointError> {
+) -> Result<FixedPoints, FixedPointError> {
     let n = sys.state_dim();
     if x.len() != sys.input_dim() {
         return Err(FixedPointError::InputDim {
@@ -123,7 +180,14 @@ pub fn find_fixed_points(
         .into_par_iter()
         .map_init(
             || Newton::new(n),
-            |ws, k| ws.minimise(sys, x, starts.row(k), opts.tol_q, opts.max_iter),
+            |ws, k| {
+                let c = ws.minimise(sys, x, starts.row(k), opts.tol_q, opts.max_iter);
+                if c.q < opts.tol_q {
+                    ws.polish(sys, x, c)
+                } else {
+                    c
+                }
+            },
         )
         .collect();
     let unique = unique_points(candidates, opts.tol_q, opts.tol_unique);
@@ -132,6 +196,7 @@ pub fn find_fixed_points(
     let mut fps = kept
         .into_par_iter()
         .map(|c| {
+            let cert = certify(sys, x, c.state.view(), c.q, opts)?;
             let eig = linearise(sys, c.state.view(), x)?;
             let mut readout = Array1::zeros(sys.output_dim());
             sys.readout(c.state.view(), readout.view_mut());
@@ -141,11 +206,47 @@ pub fn find_fixed_points(
                 q: c.q,
                 readout,
                 eig,
+                cert,
             })
         })
         .collect::<Result<Vec<_>, FixedPointError>>()?;
     fps.sort_by(|a, b| readout_order(a, b, opts.tol_unique));
-    Ok(fps)
+    Ok(FixedPoints { points: fps })
+}
+
+/// The certificate of a converged point `s` with `q = q(s)` (module doc, steps 6 and 7).
+pub fn certify(
+    sys: &dyn Dynamics,
+    x: ArrayView1<f64>,
+    s: ArrayView1<f64>,
+    q: f64,
+    opts: &FixedPointOpts,
+) -> Result<Certificate, FixedPointError> {
+    let n = s.len();
+    let mut a = Array2::zeros((n, n));
+    newton_matrix(sys, s, x, &mut a);
+    let (sigma, v) = linalg::svd_values_right(a.view())?;
+    let sigma_min = sigma.iter().copied().reduce(f64::min).unwrap_or(0.0);
+    let bound = if sigma_min > 0.0 {
+        2.0 * (2.0 * q).sqrt() / sigma_min
+    } else {
+        f64::INFINITY
+    };
+    let certified = bound < 0.5 * opts.tol_unique;
+    let on_continuum = !certified && n > 0 && {
+        let null = v.column(n - 1);
+        let mut r = Array1::zeros(n);
+        [1.0, -1.0].iter().any(|sign| {
+            let moved = &s + &(&null * (sign * opts.tol_unique));
+            residual(sys, moved.view(), x, &mut r) < opts.tol_q
+        })
+    };
+    Ok(Certificate {
+        sigma_min,
+        bound,
+        certified,
+        on_continuum,
+    })
 }
 
 /// `count` rows drawn with replacement from `states`, plus `noise · N(0, 1)` per coordinate.
@@ -232,6 +333,8 @@ pub struct Newton {
     a: Array2<f64>,
     h: Array2<f64>,
     lu: LuSolver,
+    /// `lu` holds the factors of `J − I` at a recent iterate, so chord steps may use them.
+    chord: bool,
 }
 
 const LINE_SEARCH_HALVINGS: usize = 4;
@@ -242,6 +345,12 @@ const STALL_ITERS: usize = 5;
 const STALL_RATIO: f64 = 0.9;
 /// Keep reusing a factorisation while each chord step shrinks `q` at least this much.
 const CHORD_RATE: f64 = 0.5;
+/// Refinement steps after convergence: from `q ≈ 1e-12`, Newton's quadratic convergence
+/// reaches rounding level in two or three.
+const POLISH_ITERS: usize = 8;
+/// While refining, a chord step must shrink `q` this much for the next to reuse the factors
+/// (near a nearly singular `J − I` chord steps converge only linearly).
+const POLISH_CHORD_RATE: f64 = 1e-3;
 
 impl Newton {
     pub fn new(n: usize) -> Self {
@@ -253,6 +362,7 @@ impl Newton {
             a: Array2::zeros((n, n)),
             h: Array2::zeros((n, n)),
             lu: LuSolver::new(n),
+            chord: false,
         }
     }
 
@@ -265,7 +375,6 @@ impl Newton {
         tol_q: f64,
         max_iter: usize,
     ) -> Candidate {
-        let n = s0.len();
         let mut s = s0.to_owned();
         let mut q = residual(sys, s.view(), x, &mut self.r);
         let mut mu = 0.0;
@@ -280,10 +389,7 @@ impl Newton {
                     q_new
                 }
                 None => {
-                    sys.jacobian_state(s.view(), x, &mut self.a);
-                    for i in 0..n {
-                        self.a[(i, i)] -= 1.0;
-                    }
+                    newton_matrix(sys, s.view(), x, &mut self.a);
                     match self.newton_step(sys, x, &mut s, q) {
                         Some(q_new) => {
                             chord = true;
@@ -306,6 +412,33 @@ impl Newton {
             };
             q = q_new;
         }
+        self.chord = chord;
+        Candidate { state: s, q, iters }
+    }
+
+    /// Refines the candidate [`Newton::minimise`] just returned (its residual is still in the
+    /// workspace): Newton and chord steps, without Levenberg–Marquardt, while they decrease `q`.
+    pub fn polish(&mut self, sys: &dyn Dynamics, x: ArrayView1<f64>, c: Candidate) -> Candidate {
+        let Candidate {
+            state: mut s,
+            mut q,
+            mut iters,
+        } = c;
+        let mut chord = self.chord;
+        for _ in 0..POLISH_ITERS {
+            if q == 0.0 {
+                break;
+            }
+            let next = self.chord_step(sys, x, &mut s, q, chord).or_else(|| {
+                newton_matrix(sys, s.view(), x, &mut self.a);
+                self.newton_step(sys, x, &mut s, q)
+            });
+            let Some(q_new) = next else { break };
+            chord = q_new < POLISH_CHORD_RATE * q;
+            q = q_new;
+            iters += 1;
+        }
+        self.chord = false;
         Candidate { state: s, q, iters }
     }
 
@@ -411,6 +544,12 @@ impl Newton {
     }
 }
 
+/// `out = J(s) − I`, the Jacobian of the residual `F(s, x) − s`.
+fn newton_matrix(sys: &dyn Dynamics, s: ArrayView1<f64>, x: ArrayView1<f64>, out: &mut Array2<f64>) {
+    sys.jacobian_state(s, x, out);
+    out.diag_mut().mapv_inplace(|v| v - 1.0);
+}
+
 /// `r = F(s, x) − s`; returns `q = ½||r||²`.
 fn residual(
     sys: &dyn Dynamics,
@@ -495,7 +634,7 @@ pub(crate) mod tests {
             inits: 64,
             ..Default::default()
         };
-        let fps = find_fixed_points(&sys, array![0.0].view(), traj.view(), &opts).unwrap();
+        let fps = find_fixed_points(&sys, array![0.0].view(), traj.view(), &opts).unwrap().points;
         assert_eq!(fps.len(), 3);
         let ss = s_star();
         assert!((ss - 0.957_504_024_9).abs() < 1e-9);
@@ -524,7 +663,7 @@ pub(crate) mod tests {
             seed: 5,
             ..Default::default()
         };
-        let fps = find_fixed_points(&sys, Array1::zeros(3).view(), traj.view(), &opts).unwrap();
+        let fps = find_fixed_points(&sys, Array1::zeros(3).view(), traj.view(), &opts).unwrap().points;
         assert_eq!(fps.len(), 27);
         let mut by_unstable = [0; 4];
         for fp in &fps {
@@ -567,7 +706,7 @@ pub(crate) mod tests {
                 .build()
                 .unwrap();
             pool.install(|| {
-                find_fixed_points(&sys, Array1::zeros(3).view(), traj.view(), &opts).unwrap()
+                find_fixed_points(&sys, Array1::zeros(3).view(), traj.view(), &opts).unwrap().points
             })
         };
         let a = run(1);
@@ -596,6 +735,141 @@ pub(crate) mod tests {
         assert_eq!(u[1].state[0], 0.5005, "the duplicate with lower q is kept");
         let kept = drop_outliers(u, traj.view(), 10.0);
         assert_eq!(kept.len(), 1);
+    }
+
+    /// `s' = max(s + x, 0)`: every `s ≥ 0` is a fixed point at `x = 0`, as in an untrained
+    /// identity-initialised relu network.
+    struct Relu(usize);
+    impl Dynamics for Relu {
+        fn state_dim(&self) -> usize {
+            self.0
+        }
+        fn input_dim(&self) -> usize {
+            self.0
+        }
+        fn output_dim(&self) -> usize {
+            self.0
+        }
+        fn step(&self, s: ArrayView1<f64>, x: ArrayView1<f64>, mut out: ArrayViewMut1<f64>) {
+            out.assign(&(&s + &x).mapv(|v| v.max(0.0)));
+        }
+        fn jacobian_state(&self, s: ArrayView1<f64>, x: ArrayView1<f64>, out: &mut Array2<f64>) {
+            self.jacobian_input(s, x, out);
+        }
+        fn jacobian_input(&self, s: ArrayView1<f64>, x: ArrayView1<f64>, out: &mut Array2<f64>) {
+            out.fill(0.0);
+            for i in 0..self.0 {
+                out[(i, i)] = if s[i] + x[i] > 0.0 { 1.0 } else { 0.0 };
+            }
+        }
+        fn readout(&self, s: ArrayView1<f64>, mut out: ArrayViewMut1<f64>) {
+            out.assign(&s);
+        }
+    }
+
+    /// `s' = s + 1e-7 (1 + s²)`: `q < 1e-12` on all of `|s| < 3`, and no root anywhere, as in the
+    /// gate-saturated states of a GRU.
+    struct Slow;
+    impl Dynamics for Slow {
+        fn state_dim(&self) -> usize {
+            1
+        }
+        fn input_dim(&self) -> usize {
+            1
+        }
+        fn output_dim(&self) -> usize {
+            1
+        }
+        fn step(&self, s: ArrayView1<f64>, _: ArrayView1<f64>, mut out: ArrayViewMut1<f64>) {
+            out[0] = s[0] + 1e-7 * (1.0 + s[0] * s[0]);
+        }
+        fn jacobian_state(&self, s: ArrayView1<f64>, _: ArrayView1<f64>, out: &mut Array2<f64>) {
+            out[(0, 0)] = 1.0 + 2e-7 * s[0];
+        }
+        fn jacobian_input(&self, _: ArrayView1<f64>, _: ArrayView1<f64>, out: &mut Array2<f64>) {
+            out.fill(0.0);
+        }
+        fn readout(&self, s: ArrayView1<f64>, mut out: ArrayViewMut1<f64>) {
+            out.assign(&s);
+        }
+    }
+
+    #[test]
+    fn two_starts_on_one_nearly_singular_root_are_refined_into_one_certified_point() {
+        // s' = tanh((1 − ε) s): one root, 0, where J − I = −ε; q(s) ≈ ½(ε s + s³/3)², so
+        // stopping at q < 1e-12 leaves |s| ≈ 1e-2 on either side of the root.
+        let eps = 1e-4;
+        let sys = Tanh {
+            w: array![1.0 - eps],
+        };
+        let x = array![0.0];
+        let traj = array![[-0.5], [0.5]];
+        let opts = FixedPointOpts {
+            inits: 16,
+            ..Default::default()
+        };
+        let starts = initial_states(traj.view(), opts.inits, opts.noise, opts.seed);
+        let mut ws = Newton::new(1);
+        let ends: Vec<f64> = starts
+            .rows()
+            .into_iter()
+            .map(|s0| ws.minimise(&sys, x.view(), s0, opts.tol_q, opts.max_iter))
+            .filter(|c| c.q < opts.tol_q)
+            .map(|c| c.state[0])
+            .collect();
+        let spread = ends.iter().fold(f64::MIN, |m, v| m.max(*v))
+            - ends.iter().fold(f64::MAX, |m, v| m.min(*v));
+        assert!(spread > 4.0 * opts.tol_unique, "unrefined ends {ends:?}");
+
+        let found = find_fixed_points(&sys, x.view(), traj.view(), &opts).unwrap();
+        assert_eq!(found.points.len(), 1);
+        let p = &found.points[0];
+        assert!(p.state[0].abs() < 1e-12, "{}", p.state[0]);
+        assert!((p.cert.sigma_min - eps).abs() < 1e-9, "{}", p.cert.sigma_min);
+        assert!(p.cert.bound <= 1e-9 && p.cert.certified, "{:?}", p.cert);
+        assert!(!found.continuum());
+    }
+
+    #[test]
+    fn slow_points_without_a_root_are_reported_but_not_certified() {
+        let found = find_fixed_points(
+            &Slow,
+            array![0.0].view(),
+            array![[-1.0], [1.0]].view(),
+            &FixedPointOpts {
+                inits: 16,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(!found.points.is_empty());
+        for p in &found.points {
+            assert!(p.q < 1e-12);
+            // bound = 2·1e-7 (1 + s²) / (2e-7 |s|) ≥ 2
+            assert!(!p.cert.certified && p.cert.bound >= 2.0, "{:?}", p.cert);
+        }
+        assert_eq!(found.certified().count(), 0);
+    }
+
+    #[test]
+    fn a_continuum_is_flagged_and_its_points_are_not_counted() {
+        let sys = Relu(4);
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let traj = Array2::from_shape_fn((50, 4), |_| 0.5 + rng.random::<f64>());
+        let found = find_fixed_points(
+            &sys,
+            Array1::zeros(4).view(),
+            traj.view(),
+            &FixedPointOpts {
+                inits: 64,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(found.continuum());
+        assert!(found.points.len() > 10, "one point per start");
+        assert_eq!(found.certified().count(), 0);
+        assert!(found.points.iter().all(|p| p.cert.sigma_min < 1e-12));
     }
 
     #[test]

@@ -389,7 +389,7 @@ mod tests {
             seed: 5,
             ..Default::default()
         };
-        let fps = find_fixed_points(&sys, x.view(), cube_states(3).view(), &opts).unwrap();
+        let fps = find_fixed_points(&sys, x.view(), cube_states(3).view(), &opts).unwrap().points;
         let p = transition_graph(
             &sys,
             &anchors(&fps),

@@ -8,11 +8,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Analysis {
-    /// SVCCA distance (SPEC §4); `variance` is the fraction of variance the kept directions reach.
-    Svcca {
-        #[serde(default = "d_variance")]
-        variance: f64,
-    },
+    /// SVCCA distance (SPEC §4; how many directions are kept: [`SvccaParams`]).
+    Svcca(SvccaParams),
     /// Linear CKA distance; `tol` bounds each distance's error from truncating every network's
     /// spectrum (0: no truncation).
     Cka {
@@ -41,7 +38,7 @@ fn d_geometry_tol() -> f64 {
 impl Analysis {
     pub fn kind(&self) -> &'static str {
         match self {
-            Analysis::Svcca { .. } => "svcca",
+            Analysis::Svcca(_) => "svcca",
             Analysis::Cka { .. } => "cka",
             Analysis::Shape { .. } => "shape",
             Analysis::FixedPoints(_) => "fixed_points",
@@ -64,6 +61,34 @@ impl Analysis {
 
 fn d_variance() -> f64 {
     0.95
+}
+
+/// SVCCA's rule for the number of kept directions (`analysis::svcca::Keep`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SvccaKeep {
+    /// One count for the whole study (the median of the per-network counts at `variance`, or
+    /// `components`): the square root of the distance is then a metric.
+    Study,
+    /// Each network its own count reaching `variance` (Raghu et al.; census before).
+    PerNetwork,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SvccaParams {
+    /// The fraction of its variance a network's kept directions reach.
+    #[serde(default = "d_variance")]
+    pub variance: f64,
+    #[serde(default = "d_svcca_keep")]
+    pub keep: SvccaKeep,
+    /// With `keep = "study"`: this many directions for every network instead of the median.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub components: Option<usize>,
+}
+
+fn d_svcca_keep() -> SvccaKeep {
+    SvccaKeep::Study
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

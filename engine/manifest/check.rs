@@ -1,7 +1,7 @@
 //! From the raw manifest to the checked one: every value in range, every grid non-empty, every
 //! reference resolvable. After this, nothing downstream validates input again.
 
-use super::analysis::Analysis;
+use super::analysis::{Analysis, SvccaKeep};
 use super::error::{ManifestError, Source};
 use super::raw::{RawExclude, RawManifest, RawStudy};
 use crate::rnn::{Activation, Arch, Hyper, SearchSpace, TaskSpec};
@@ -337,8 +337,18 @@ impl Checker<'_> {
                 );
             }
             let problem: Option<(&str, String)> = match a.get_ref() {
-                Analysis::Svcca { variance } if !(*variance > 0.0 && *variance <= 1.0) => {
-                    Some(("variance", format!("must be in (0, 1], got {variance}")))
+                Analysis::Svcca(p) if !(p.variance > 0.0 && p.variance <= 1.0) => {
+                    Some(("variance", format!("must be in (0, 1], got {}", p.variance)))
+                }
+                Analysis::Svcca(p) if p.components == Some(0) => {
+                    Some(("components", "must be at least 1".into()))
+                }
+                Analysis::Svcca(p) if p.components.is_some() && p.keep == SvccaKeep::PerNetwork => {
+                    Some((
+                        "components",
+                        "applies to `keep = \"study\"` only; remove it or drop `keep = \"per_network\"`"
+                            .into(),
+                    ))
                 }
                 Analysis::Cka { tol } | Analysis::Shape { tol } if !(0.0..1.0).contains(tol) => {
                     Some(("tol", format!("must be in [0, 1), got {tol}")))

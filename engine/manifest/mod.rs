@@ -9,7 +9,8 @@ mod lists;
 mod raw;
 
 pub use analysis::{
-    Analysis, ClusteringParams, FixedPointParams, MdsMethod, MdsParams, TopologyParams,
+    Analysis, ClusteringParams, FixedPointParams, MdsMethod, MdsParams, SvccaKeep, SvccaParams,
+    TopologyParams,
 };
 pub use check::{parse, Config, Manifest, Probe, Search, Study, Train};
 pub use error::{ManifestError, Source};

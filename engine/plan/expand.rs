@@ -141,13 +141,9 @@ fn expand_study(b: &mut PlanBuilder, s: &Study) -> Result<(), PlanError> {
     let mut distances: Vec<NodeIndex> = Vec::new();
     for a in &s.analyses {
         match a {
-            Analysis::Svcca { variance } => distances.push(b.add(
-                name,
-                "svcca",
-                "all".into(),
-                population(json!({ "variance": variance }), s),
-                &probes,
-            )?),
+            Analysis::Svcca(p) => {
+                distances.push(b.add(name, "svcca", "all".into(), population(val(p), s), &probes)?)
+            }
             Analysis::Cka { tol } => {
                 distances.push(b.add(name, "cka", "all".into(), population(json!({ "tol": tol }), s), &probes)?)
             }

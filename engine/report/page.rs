@@ -231,10 +231,14 @@ fn clustering(h: &mut String, tables: &Tables, study: &Study) -> Result<(), Repo
     let p = col("clustering", t.f64s("p_value"))?;
     let n = t.i64s("n_networks").ok();
     let groups = t.i64s("n_groups").ok();
+    let note = t.strs("note").ok();
     h.push_str(
         "<h3>Clustering</h3>\n<p>How strongly each distance matrix clusters by a factor: \
          silhouette score (−1 to 1, higher is tighter clusters) and its permutation-test \
-         p-value (architecture and activation among trained networks; trained among all).</p>\n\
+         p-value, with the reason when a factor cannot be scored. arch_within_activation is \
+         the paper's design: architecture among trained networks, labels permuted only within \
+         each activation; the pooled factors permute freely; trained compares trained networks \
+         with their untrained controls.</p>\n\
          <table>\n<tr><th class=\"s\">metric</th><th class=\"s\">factor</th><th>silhouette</th><th>p-value</th>",
     );
     if n.is_some() {
@@ -242,6 +246,9 @@ fn clustering(h: &mut String, tables: &Tables, study: &Study) -> Result<(), Repo
     }
     if groups.is_some() {
         h.push_str("<th>groups</th>");
+    }
+    if note.is_some() {
+        h.push_str("<th class=\"s\">note</th>");
     }
     h.push_str("</tr>\n");
     for i in rows {
@@ -258,6 +265,9 @@ fn clustering(h: &mut String, tables: &Tables, study: &Study) -> Result<(), Repo
         }
         if let Some(g) = groups {
             let _ = write!(h, "<td>{}</td>", g[i]);
+        }
+        if let Some(note) = note {
+            let _ = write!(h, "<td class=\"s\">{}</td>", escape(&note[i]));
         }
         h.push_str("</tr>\n");
     }

@@ -6,7 +6,7 @@ use super::network::{network_of, NetworkRow};
 use super::train::ProbeParams;
 use super::{derive_seed, params, Context, Registry, TaskError, TaskKind};
 use crate::analysis::dynamics::Dynamics;
-use crate::analysis::fixed_points::{find_fixed_points, FixedPointOpts};
+use crate::analysis::fixed_points::{find_fixed_points, Certificate, FixedPointOpts};
 use crate::analysis::linearise::{mode_ablation, oscillation_frequency, Linearisation};
 use crate::manifest::FixedPointParams;
 use crate::rnn::TaskSpec;
@@ -38,9 +38,28 @@ struct Rows {
         Vec<i64>,
         Vec<Vec<f32>>,
     ),
+    cert: Certificates,
     eig: (Vec<f64>, Vec<i64>, Vec<i64>, Vec<f64>, Vec<f64>),
     freq: (Vec<f64>, Vec<f64>, Vec<i64>, Vec<f64>),
     ablation: (Vec<f64>, Vec<i64>, Vec<i64>, Vec<f64>),
+}
+
+/// The certificate columns of `fixed_points` (`analysis::fixed_points`, steps 6–7).
+#[derive(Default)]
+struct Certificates {
+    sigma_min: Vec<f64>,
+    bound: Vec<f64>,
+    certified: Vec<bool>,
+    continuum: Vec<bool>,
+}
+
+impl Certificates {
+    fn push(&mut self, c: &Certificate, continuum: bool) {
+        self.sigma_min.push(c.sigma_min);
+        self.bound.push(c.bound);
+        self.certified.push(c.certified);
+        self.continuum.push(continuum);
+    }
 }
 
 fn f32s(a: &Array1<f64>) -> Vec<f32> {
@@ -51,8 +70,10 @@ impl TaskKind for FixedPoints {
     fn name(&self) -> &'static str {
         "fixed_points"
     }
+    /// 4: points refined before merging, and certified (`certified`, `sigma_min`, `bound`,
+    /// `continuum` columns).
     fn version(&self) -> u32 {
-        3
+        4
     }
     fn run(
         &self,
@@ -101,7 +122,9 @@ impl TaskKind for FixedPoints {
                 let x = Array1::from(x);
                 let fps = find_fixed_points(&sys, x.view(), states.view(), &opts)
                     .map_err(|e| TaskError::Failed(format!("{}: {e}", row.describe())))?;
-                for (i, f) in fps.iter().enumerate() {
+                let continuum = fps.continuum();
+                for (i, f) in fps.points.iter().enumerate() {
+                    rows.cert.push(&f.cert, continuum);
                     rows.fp.0.push(condition);
                     rows.fp.1.push(i as i64);
                     rows.fp.2.push(f32s(&f.state));
@@ -197,7 +220,11 @@ fn tables(row: NetworkRow, r: Rows, task: &TaskSpec) -> Output {
         .with("state", Column::ListF32(r.fp.2))
         .with("q", Column::F64(r.fp.3))
         .with("n_unstable", Column::I64(r.fp.4))
-        .with("readout", Column::ListF32(r.fp.5));
+        .with("readout", Column::ListF32(r.fp.5))
+        .with("sigma_min", Column::F64(r.cert.sigma_min))
+        .with("bound", Column::F64(r.cert.bound))
+        .with("certified", Column::Bool(r.cert.certified))
+        .with("continuum", Column::Bool(r.cert.continuum));
     let eigenvalues = Table::new()
         .with("condition", Column::F64(r.eig.0))
         .with("index", Column::I64(r.eig.1))

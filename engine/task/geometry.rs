@@ -5,6 +5,7 @@
 use super::network::NetworkRow;
 use super::{params, Context, Registry, TaskError, TaskKind};
 use crate::analysis::{cka, shape, svcca};
+use crate::manifest::{SvccaKeep, SvccaParams};
 use crate::table::{Column, Output, Table};
 use ndarray::{Array2, ArrayView2};
 
@@ -18,10 +19,6 @@ struct Distance {
     metric: &'static str,
 }
 
-#[derive(serde::Deserialize)]
-struct SvccaParams {
-    variance: f64,
-}
 
 /// `tol`: proven bound on each CKA / shape distance of the truncated population matrices
 /// (`analysis::factor`); without it, the analysis' default (1e-8).
@@ -36,13 +33,11 @@ impl TaskKind for Distance {
     }
     /// cka and shape 2: population matrices from truncated per-network reductions, each
     /// distance within a proven `tol` (default 1e-8) of the exact value (`analysis::factor`).
-    /// svcca 2, cka and shape 3: unsolved trained networks are left out unless the study keeps
+    /// svcca 2: one count of directions for the study by default (`SvccaParams::keep`).
+    /// svcca 3, cka and shape 3: unsolved trained networks are left out unless the study keeps
     /// them.
     fn version(&self) -> u32 {
-        match self.metric {
-            "svcca" => 2,
-            _ => 3,
-        }
+        3
     }
     fn run(
         &self,
@@ -57,7 +52,8 @@ impl TaskKind for Distance {
         }
         let views: Vec<ArrayView2<f32>> = xs.iter().map(|x| x.view()).collect();
         let d = match self.metric {
-            "svcca" => svcca::svcca_matrix(&views, params::<SvccaParams>(p)?.variance),
+            "svcca" => svcca::svcca_matrix_keep(&views, svcca_keep(&own::<SvccaParams>(p)?))
+                .map(|(d, _)| d),
             "cka" => {
                 let tol = params::<TolParams>(p)?.tol.unwrap_or(cka::DEFAULT_TOL);
                 cka::cka_matrix_bounded(&views, tol).map(|b| b.distance)
@@ -84,6 +80,25 @@ impl TaskKind for Distance {
 pub struct Population {
     #[serde(default)]
     pub keep_unsolved: bool,
+}
+
+/// An analysis' own parameters: the task's parameters less the population rule, for parameter
+/// types that deny unknown fields.
+pub fn own<T: serde::de::DeserializeOwned>(p: &serde_json::Value) -> Result<T, TaskError> {
+    let mut p = p.clone();
+    if let Some(o) = p.as_object_mut() {
+        o.remove("keep_unsolved");
+    }
+    params(&p)
+}
+
+/// The analysis' rule for the number of kept directions.
+fn svcca_keep(p: &SvccaParams) -> svcca::Keep {
+    match (p.keep, p.components) {
+        (SvccaKeep::PerNetwork, _) => svcca::Keep::PerNetwork(p.variance),
+        (SvccaKeep::Study, Some(k)) => svcca::Keep::Components(k),
+        (SvccaKeep::Study, None) => svcca::Keep::Study(p.variance),
+    }
 }
 
 /// The states of every usable network as `(trials·T) × N` matrices, with their rows; the others

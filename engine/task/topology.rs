@@ -3,6 +3,12 @@
 //! points), and `topology_distance`: the distance between every pair of those graphs, under the
 //! paper's rule (networks whose fixed-point count is not the population's mode are set aside)
 //! or the count-robust one (fixed points matched across networks by readout; nobody set aside).
+//!
+//! Only certified fixed points (roots, each once: `analysis::fixed_points`) are counted and,
+//! for flip-flop, are nodes of the transition graph; uncertified points (slow points, points of
+//! a continuum) get no row or column there. Sine and CDI graphs keep every reported point, as
+//! they trace the input-dependent manifold of fixed and slow points, but the paper's rule counts
+//! certified points only.
 
 use super::geometry::{distance_output, too_few};
 use super::network::{network_of, NetworkRow};
@@ -35,8 +41,9 @@ impl TaskKind for Topology {
     fn name(&self) -> &'static str {
         "topology"
     }
+    /// 4: flip-flop transitions among certified points only; `certified` in `topology_nodes`.
     fn version(&self) -> u32 {
-        3
+        4
     }
     fn run(
         &self,
@@ -52,15 +59,17 @@ impl TaskKind for Topology {
         };
         let (row, net) = network_of(train)?;
         let t = fixed.table("fixed_points")?;
-        let (conditions, states, readouts, unstable) = (
+        let (conditions, states, readouts, unstable, certified) = (
             t.f64s("condition")?,
             t.lists("state")?,
             t.lists("readout")?,
             t.i64s("n_unstable")?,
+            t.bools("certified")?,
         );
         let n = conditions.len();
-        let computed =
-            row.ok() && !(matches!(p.task, TaskSpec::Flipflop { .. }) && n > p.topology.max_points);
+        let roots: Vec<usize> = (0..n).filter(|&i| certified[i]).collect();
+        let computed = row.ok()
+            && !(matches!(p.task, TaskSpec::Flipflop { .. }) && roots.len() > p.topology.max_points);
         let graph = if !computed || n == 0 {
             Array2::zeros((n, n))
         } else {
@@ -70,13 +79,14 @@ impl TaskKind for Topology {
                 TaskSpec::Flipflop { .. } => {
                     let (_, x) = p.task.conditions(1).remove(0);
                     let x = Array1::from(x);
-                    let points: Vec<Array1<f64>> = states.iter().map(as_f64).collect();
+                    let points: Vec<Array1<f64>> =
+                        roots.iter().map(|&i| as_f64(&states[i])).collect();
                     let fps: Vec<Anchor> = points
                         .iter()
-                        .zip(unstable.iter())
-                        .map(|(state, &u)| Anchor {
+                        .zip(&roots)
+                        .map(|(state, &i)| Anchor {
                             state: state.view(),
-                            stable: u == 0,
+                            stable: unstable[i] == 0,
                         })
                         .collect();
                     let tp = &p.topology;
@@ -87,7 +97,12 @@ impl TaskKind for Topology {
                         tol: p.tol_unique,
                         seed: derive_seed(&("topology", tp.seed)),
                     };
-                    transition_graph(&sys, &fps, x.view(), &opts)
+                    let among_roots = transition_graph(&sys, &fps, x.view(), &opts);
+                    let mut graph = Array2::zeros((n, n));
+                    for ((a, b), &w) in among_roots.indexed_iter() {
+                        graph[(roots[a], roots[b])] = w;
+                    }
+                    graph
                 }
                 TaskSpec::Sine { .. } => {
                     block_knn(conditions, states, p.topology.neighbours, false)
@@ -112,6 +127,7 @@ impl TaskKind for Topology {
             .with("condition", Column::F64(conditions.to_vec()))
             .with("readout", Column::ListF32(readouts.to_vec()))
             .with("n_unstable", Column::I64(unstable.to_vec()))
+            .with("certified", Column::Bool(certified.to_vec()))
             .with("computed", Column::Bool(vec![computed; n]));
         Ok(Output::new()
             .with("network", row.to_table())
@@ -158,21 +174,28 @@ struct DistanceParams {
     keep_unsolved: bool,
 }
 
-/// One network's graph as read back: matrix, and readouts as rows.
+/// One network's graph as read back: matrix, readouts as rows, and its count of certified
+/// fixed points. A flip-flop graph keeps only its certified nodes.
 struct Graph {
     row: NetworkRow,
     matrix: Array2<f64>,
     readouts: Array2<f64>,
+    count: usize,
 }
 
 fn read_graph(out: &Output) -> Result<Graph, TaskError> {
     let row = NetworkRow::of(out)?;
     let nodes = out.table("topology_nodes")?;
-    let n = nodes.num_rows();
+    let certified = nodes.bools("certified")?;
+    let count = certified.iter().filter(|&&c| c).count();
+    let keep: Vec<usize> = (0..nodes.num_rows())
+        .filter(|&i| certified[i] || !matches!(row.task, TaskSpec::Flipflop { .. }))
+        .collect();
     let r = nodes.lists("readout")?;
     let k = r.first().map_or(0, |v| v.len());
-    let readouts = Array2::from_shape_fn((n, k), |(i, j)| r[i][j] as f64);
+    let readouts = Array2::from_shape_fn((keep.len(), k), |(i, j)| r[keep[i]][j] as f64);
     let e = out.table("topology")?;
+    let n = nodes.num_rows();
     let mut matrix = Array2::zeros((n, n));
     for ((&i, &j), &w) in e
         .i64s("from_index")?
@@ -182,10 +205,14 @@ fn read_graph(out: &Output) -> Result<Graph, TaskError> {
     {
         matrix[(i as usize, j as usize)] = w;
     }
+    let matrix = Array2::from_shape_fn((keep.len(), keep.len()), |(a, b)| {
+        matrix[(keep[a], keep[b])]
+    });
     Ok(Graph {
         row,
         matrix,
         readouts,
+        count,
     })
 }
 
@@ -193,9 +220,10 @@ impl TaskKind for TopologyDistance {
     fn name(&self) -> &'static str {
         "topology_distance"
     }
-    /// 3: unsolved trained networks are left out unless the study keeps them.
+    /// 3: the paper's rule counts certified fixed points only.
+    /// 4: unsolved trained networks are left out unless the study keeps them.
     fn version(&self) -> u32 {
-        3
+        4
     }
     fn run(
         &self,
@@ -218,19 +246,19 @@ impl TaskKind for TopologyDistance {
                 graphs.push(g);
             }
         }
-        let counts: Vec<usize> = graphs.iter().map(|g| g.matrix.nrows()).collect();
+        let counts: Vec<usize> = graphs.iter().map(|g| g.count).collect();
         let modal = modal_count(&counts);
         let total = graphs.len();
         let modal_rule = p.rule == "modal";
         if modal_rule {
             graphs.retain(|g| {
-                let keep = g.matrix.nrows() == modal;
+                let keep = g.count == modal;
                 if !keep {
                     excluded.push((
                         g.row.network_id.clone(),
                         format!(
-                            "{} fixed points, the population's mode is {modal}",
-                            g.matrix.nrows()
+                            "{} certified fixed points, the population's mode is {modal}",
+                            g.count
                         ),
                     ));
                 }

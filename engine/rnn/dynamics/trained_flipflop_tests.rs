@@ -16,7 +16,18 @@ fn eight_attractors_at_the_sign_patterns_with_saddles_between() {
     let d = traj.len_of(Axis(2));
     let states = traj.into_shape_with_order((64 * 100, d)).unwrap();
     let x = Array1::zeros(3);
-    let fps = find_fixed_points(&sys, x.view(), states.view(), &FixedPointOpts::default()).unwrap();
+    let found = find_fixed_points(&sys, x.view(), states.view(), &FixedPointOpts::default()).unwrap();
+    assert!(!found.continuum());
+    let mut by_unstable = [0; 4];
+    found
+        .certified()
+        .for_each(|f| by_unstable[f.n_unstable.min(3)] += 1);
+    assert_eq!(
+        (found.points.len(), by_unstable),
+        (27, [8, 12, 6, 1]),
+        "every point certified, counted once"
+    );
+    let fps = found.points;
     let stable: Vec<usize> = (0..fps.len()).filter(|&i| fps[i].n_unstable == 0).collect();
     assert_eq!(stable.len(), 8, "{} points", fps.len());
     let mut patterns: Vec<[bool; 3]> = stable
