@@ -11,6 +11,7 @@
 
 pub mod cka;
 pub mod cluster;
+pub mod dsa;
 pub mod dynamics;
 pub mod eig;
 pub mod factor;

@@ -3,6 +3,7 @@
 //! Each variant's parameters are exactly what enters the key of the task(s) it creates, so a
 //! parameter added here changes keys: give it a default that reproduces the old behaviour.
 
+pub use crate::analysis::dsa::DsaParams;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -21,6 +22,13 @@ pub enum Analysis {
         #[serde(default = "d_geometry_tol")]
         tol: f64,
     },
+    /// Dynamical Similarity Analysis (Ostrow et al. 2023): per network a delay-embedded linear
+    /// operator of its probe trajectories, per pair the angle between operators up to an
+    /// orthogonal change of basis. Defaults: `n_delays = 1`, `delay_interval = 1`, `rank = 10`
+    /// (or `variance`, a fraction of the Hankel matrix's variance, instead), `lambda = 0`,
+    /// `score = "angular"` (radians; or `"wasserstein"` between eigenvalues). See
+    /// `analysis::dsa::DsaParams`.
+    Dsa(DsaParams),
     /// Fixed points, their linearisation, and the task's linear analyses (SPEC §5).
     FixedPoints(FixedPointParams),
     /// Topology graphs and the topology distance between networks.
@@ -41,6 +49,7 @@ impl Analysis {
             Analysis::Svcca(_) => "svcca",
             Analysis::Cka { .. } => "cka",
             Analysis::Shape { .. } => "shape",
+            Analysis::Dsa(_) => "dsa",
             Analysis::FixedPoints(_) => "fixed_points",
             Analysis::Topology(_) => "topology",
             Analysis::Mds(_) => "mds",
@@ -48,10 +57,11 @@ impl Analysis {
         }
     }
 
-    pub const KINDS: [&'static str; 7] = [
+    pub const KINDS: [&'static str; 8] = [
         "svcca",
         "cka",
         "shape",
+        "dsa",
         "fixed_points",
         "topology",
         "mds",

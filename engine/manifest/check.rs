@@ -353,6 +353,7 @@ impl Checker<'_> {
                 Analysis::Cka { tol } | Analysis::Shape { tol } if !(0.0..1.0).contains(tol) => {
                     Some(("tol", format!("must be in [0, 1), got {tol}")))
                 }
+                Analysis::Dsa(p) => p.check(),
                 Analysis::FixedPoints(p) if p.inits == 0 => {
                     Some(("inits", "must be at least 1".into()))
                 }
@@ -401,7 +402,7 @@ impl Checker<'_> {
             out.push(a.get_ref().clone());
         }
         let has = |k: &str| out.iter().any(|a| a.kind() == k);
-        let distances = ["svcca", "cka", "shape", "topology"].iter().any(|k| has(k));
+        let distances = ["svcca", "cka", "shape", "dsa", "topology"].iter().any(|k| has(k));
         for (j, a) in raw.iter().enumerate() {
             let field = format!("study[{i}].analysis[{j}]");
             match a.get_ref().kind() {
@@ -417,7 +418,7 @@ impl Checker<'_> {
                         a.span(),
                         &field,
                         format!(
-                            "`{k}` needs a distance: add `svcca`, `cka`, `shape` or `topology`"
+                            "`{k}` needs a distance: add `svcca`, `cka`, `shape`, `dsa` or `topology`"
                         ),
                     );
                 }

@@ -6,7 +6,7 @@
 //! 2. per configuration × seed, `train` (after `select`), and its untrained control (`train`
 //!    with 0 iterations);
 //! 3. per network, `probe`; and `fixed_points` → `topology` when asked for;
-//! 4. per study, one distance task per metric (`svcca`, `cka`, `shape` over every probe;
+//! 4. per study, one distance task per metric (`svcca`, `cka`, `shape`, `dsa` over every probe;
 //!    `topology_distance` twice, the paper's rule and the count-robust one), then `mds` and
 //!    `clustering` of each distance;
 //! 5. per study, `findings` over its clusterings and fixed points.
@@ -154,6 +154,9 @@ fn expand_study(b: &mut PlanBuilder, s: &Study) -> Result<(), PlanError> {
                 population(json!({ "tol": tol }), s),
                 &probes,
             )?),
+            Analysis::Dsa(p) => {
+                distances.push(b.add(name, "dsa", "all".into(), population(val(p), s), &probes)?)
+            }
             _ => {}
         }
     }

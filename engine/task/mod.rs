@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 
 mod dynamics;
+mod dsa;
 mod findings;
 mod geometry;
 pub mod network;
@@ -70,6 +71,7 @@ impl Registry {
         let mut r = Registry::empty();
         train::register(&mut r);
         geometry::register(&mut r);
+        dsa::register(&mut r);
         dynamics::register(&mut r);
         summary::register(&mut r);
         findings::register(&mut r);

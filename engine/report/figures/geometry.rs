@@ -27,10 +27,11 @@ pub(super) fn trials_shown(study: &Study) -> usize {
 /// Heatmaps larger than this are shown block-averaged to this many rows.
 const HEATMAP_MAX: usize = 160;
 
-const METRIC_ORDER: [&str; 5] = [
+const METRIC_ORDER: [&str; 6] = [
     "svcca",
     "cka",
     "shape",
+    "dsa",
     "topology_modal",
     "topology_matched",
 ];
@@ -441,7 +442,10 @@ pub fn mds(tables: &Tables, study: &Study) -> Result<Vec<Figure>, ReportError> {
         } else {
             format!("mds-{metric}")
         };
-        let paper = paper_mds_figure(&study.task, is_geometry(metric));
+        let paper = match metric.as_str() {
+            "dsa" => "Beyond the paper: dynamical similarity (DSA, Ostrow et al. 2023)",
+            m => paper_mds_figure(&study.task, is_geometry(m)),
+        };
         let mut fig = figure(
             study,
             &name,
