@@ -130,6 +130,7 @@ pub fn read_tables(dir: &Path) -> Vec<(String, census::table::Table)> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".parquet"))
         .collect();
     names.sort();
     names

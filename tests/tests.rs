@@ -1,12 +1,16 @@
 //! Integration tests: one binary, one module per concern.
 
+mod bounds;
 mod caching;
 mod common;
 mod concurrency;
 mod crash;
+mod damage;
+mod edges;
 mod faults;
 mod interop;
 mod manifest_errors;
 mod report;
+mod sharing;
 mod slurm;
 mod storage;

@@ -3,9 +3,10 @@
 
 mod progress;
 
+use crate::exec::Depth;
 use crate::manifest::{self, Manifest};
-use crate::ops;
-use crate::store::ParquetStore;
+use crate::ops::{self, bounds, ApplyOptions};
+use crate::store::{MemoryStore, ParquetStore, Store};
 use crate::task::Registry;
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
@@ -28,6 +29,13 @@ pub struct Cli {
     /// Worker threads (default: all cores).
     #[arg(long, global = true)]
     jobs: Option<usize>,
+    /// Refuse a manifest that plans more tasks than this.
+    #[arg(long, global = true, default_value_t = bounds::DEFAULT_MAX_TASKS)]
+    max_tasks: u64,
+    /// Memory one task may need (e.g. 64G; default: this machine's memory); `apply` refuses a
+    /// plan with a task estimated above it.
+    #[arg(long, global = true, value_parser = bounds::parse_size)]
+    max_memory: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -37,6 +45,10 @@ enum Command {
     /// Run every task of the manifest that is not in the cache.
     Apply {
         manifest: Option<PathBuf>,
+        /// Check every byte of every cached entry first (not only sizes), and recompute the
+        /// damaged ones.
+        #[arg(long)]
+        verify: bool,
         #[command(flatten)]
         executor: ops::slurm::ExecutorArgs,
     },
@@ -58,6 +70,9 @@ enum Command {
         /// Allow an --out folder outside the project (the folder census runs in).
         #[arg(long)]
         allow_outside: bool,
+        /// Replace an --out folder that census did not write.
+        #[arg(long)]
+        force: bool,
     },
     /// Draw the paper's figures from the cache: PNG and SVG files and an `index.html`.
     Report {
@@ -78,6 +93,12 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Check every byte of every cache entry against the hashes recorded when it was written.
+    Verify {
+        /// Remove the damaged entries (the next `apply` recomputes them).
+        #[arg(long)]
+        repair: bool,
+    },
     /// Runs one Slurm array element's tasks (written into job scripts by `apply --executor slurm`).
     #[command(hide = true)]
     SlurmWorker(ops::slurm::WorkerArgs),
@@ -91,10 +112,37 @@ pub fn main() -> i32 {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", chain(&e));
             2
         }
     }
+}
+
+/// The error and its causes, each cause left out when the message before already says it (an
+/// OS error is often both in a message and its source).
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+/// The cache for a command that only reads: an empty one when the folder does not exist (so a
+/// mistyped `--cache` creates nothing), an error when it exists but is not a cache.
+fn open_to_read(path: &Path) -> Result<Box<dyn Store>> {
+    if !path.exists() {
+        eprintln!("note: no cache at {} yet: nothing is cached", path.display());
+        return Ok(Box::new(MemoryStore::new()));
+    }
+    Ok(Box::new(ParquetStore::open_existing(path)?))
 }
 
 fn load(path: Option<&Path>) -> Result<Manifest> {
@@ -116,16 +164,43 @@ fn jobs(cli: &Cli) -> usize {
         .max(1)
 }
 
+/// The bounds of this run; `machine` adds this machine's memory when no --max-memory is given.
+fn limits(cli: &Cli, machine: bool) -> bounds::Limits {
+    let max_memory = match cli.max_memory {
+        Some(bytes) => Some(bounds::MemoryLimit::given(bytes)),
+        None if machine => bounds::MemoryLimit::machine(),
+        None => None,
+    };
+    bounds::Limits {
+        max_tasks: cli.max_tasks,
+        max_memory,
+    }
+}
+
 fn run(cli: Cli) -> Result<i32> {
     let jobs = jobs(&cli);
     let open = || {
         ParquetStore::open(&cli.cache)
             .with_context(|| format!("opening the cache {}", cli.cache.display()))
     };
+    let open_existing = || {
+        ParquetStore::open_existing(&cli.cache)
+            .with_context(|| format!("opening the cache {}", cli.cache.display()))
+    };
     match &cli.command {
-        Command::Apply { manifest, executor } => {
+        Command::Apply {
+            manifest,
+            verify,
+            executor,
+        } => {
             let slurm = executor.slurm().map_err(anyhow::Error::msg)?;
             let m = load(manifest.as_deref())?;
+            let opts = ApplyOptions {
+                jobs,
+                depth: if *verify { Depth::Full } else { Depth::Quick },
+                limits: limits(&cli, slurm.is_none()),
+            };
+            let plan = ops::plan_within(&m, &Registry::standard(), &opts.limits)?;
             let store = open()?;
             let _shared = store.lock_shared()?;
             ctrlc::set_handler(|| {
@@ -138,7 +213,7 @@ fn run(cli: Cli) -> Result<i32> {
             .ok();
             let mut progress = progress::Progress::new();
             let summary = match &slurm {
-                None => ops::apply(&m, &store, jobs, &CANCEL, &mut progress)?,
+                None => ops::apply_plan(&plan, &store, &opts, &CANCEL, &mut progress),
                 Some(opts) => {
                     let path = manifest.as_deref().unwrap_or(Path::new(DEFAULT_MANIFEST));
                     ops::slurm::apply(
@@ -195,9 +270,9 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Plan { manifest, json } => {
             let m = load(manifest.as_deref())?;
-            let store = open()?;
-            let plan = ops::plan_of(&m, &Registry::standard())?;
-            let report = ops::plan_report(&plan, &store);
+            let plan = ops::plan_within(&m, &Registry::standard(), &limits(&cli, false))?;
+            let store = open_to_read(&cli.cache)?;
+            let report = ops::plan_report(&plan, store.as_ref());
             if *json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -207,11 +282,14 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Status { manifest } => {
             let m = load(manifest.as_deref())?;
-            let store = open()?;
-            let plan = ops::plan_of(&m, &Registry::standard())?;
-            let report = ops::plan_report(&plan, &store);
+            let plan = ops::plan_within(&m, &Registry::standard(), &limits(&cli, false))?;
+            let store = open_to_read(&cli.cache)?;
+            let report = ops::plan_report(&plan, store.as_ref());
             print!("{}", report.render());
-            print!("{}", ops::population::render(&ops::population::count(&m, &plan, &store)?));
+            print!(
+                "{}",
+                ops::population::render(&ops::population::count(&m, &plan, store.as_ref())?)
+            );
             let failures: Vec<_> = report
                 .tasks
                 .iter()
@@ -233,11 +311,18 @@ fn run(cli: Cli) -> Result<i32> {
             out,
             states,
             allow_outside,
+            force,
         } => {
             let m = load(manifest.as_deref())?;
             out_dir(out, *allow_outside)?;
-            let store = open()?;
-            let (written, failed) = ops::export::export(&m, &store, out, *states)?;
+            let store = open_existing()?;
+            let _shared = store.lock_shared()?;
+            let opts = ops::export::ExportOptions {
+                states: *states,
+                force: *force,
+                limits: limits(&cli, false),
+            };
+            let (written, failed) = ops::export::export_with(&m, &store, out, &opts)?;
             for (name, rows) in &written {
                 println!(
                     "{:<20} {rows:>10} rows  {}",
@@ -263,8 +348,9 @@ fn run(cli: Cli) -> Result<i32> {
         } => {
             let m = load(manifest.as_deref())?;
             out_dir(out, *allow_outside)?;
-            let store = open()?;
-            let plan = ops::plan_of(&m, &Registry::standard())?;
+            let store = open_existing()?;
+            let _shared = store.lock_shared()?;
+            let plan = ops::plan_within(&m, &Registry::standard(), &limits(&cli, false))?;
             let collected = ops::export::collect(&m, &plan, &store, true)?;
             let rendered = crate::report::render(&collected.tables, out)?;
             println!(
@@ -286,12 +372,35 @@ fn run(cli: Cli) -> Result<i32> {
                 .iter()
                 .map(|p| load(Some(p)))
                 .collect::<Result<_>>()?;
-            let store = open()?;
+            let store = open_existing()?;
             let _exclusive = store.lock_exclusive()?;
             let (removed, kept) = ops::gc(&ms, &store, *dry_run)?;
             let verb = if *dry_run { "would delete" } else { "deleted" };
             println!("{verb} {removed} entries, kept {kept}");
             Ok(0)
+        }
+        Command::Verify { repair } => {
+            let store = open_existing()?;
+            let _shared = store.lock_shared()?;
+            let report = ops::verify(&store, *repair)?;
+            for (key, why) in &report.damaged {
+                println!("damaged {key}: {why}");
+            }
+            let verb = if *repair { "removed" } else { "found" };
+            println!(
+                "checked {} entries: {verb} {} damaged",
+                report.checked,
+                report.damaged.len()
+            );
+            if !report.damaged.is_empty() {
+                let next = if *repair {
+                    "`census apply` recomputes them"
+                } else {
+                    "`census verify --repair` removes them, or `census apply --verify` recomputes them"
+                };
+                eprintln!("{next}");
+            }
+            Ok(i32::from(!report.damaged.is_empty() && !*repair))
         }
         Command::SlurmWorker(args) => {
             let store = open()?;

@@ -1,8 +1,11 @@
 //! Freshness: whether a task's entry is in the store, and if not, why it must run. Why is a value
-//! (`Reason`), never an error; an unreadable entry is simply stale.
+//! (`Reason`), never an error; an unreadable or damaged entry is simply stale.
+//!
+//! `Depth::Quick` asks the store's cheap `check` (every `plan`, `status`, `apply`);
+//! `Depth::Full` its `verify`, which reads every byte (`apply --verify`).
 
 use crate::plan::{Plan, TaskNode};
-use crate::store::Store;
+use crate::store::{Health, Store};
 use petgraph::graph::NodeIndex;
 use std::fmt;
 
@@ -17,8 +20,17 @@ pub enum Reason {
     UpstreamChanged,
     /// The kind's algorithm version changed.
     VersionChanged,
-    /// Same task as before, but its entry is gone (deleted, collected, or found damaged).
+    /// Same task as before, but its entry is gone (deleted, collected, or removed as damaged).
     Missing,
+    /// Its entry is there but damaged (a file missing, truncated, or changed since written).
+    Damaged,
+}
+
+/// How closely freshness looks at cached entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+    Quick,
+    Full,
 }
 
 impl fmt::Display for Reason {
@@ -28,7 +40,8 @@ impl fmt::Display for Reason {
             Reason::ParamsChanged => "parameters changed",
             Reason::UpstreamChanged => "upstream changed",
             Reason::VersionChanged => "algorithm version changed",
-            Reason::Missing => "entry missing or damaged",
+            Reason::Missing => "entry missing",
+            Reason::Damaged => "entry damaged",
         })
     }
 }
@@ -40,15 +53,23 @@ pub enum Freshness {
 }
 
 /// Freshness of every node, in plan order.
-pub fn freshness(plan: &Plan, store: &dyn Store) -> Vec<(NodeIndex, Freshness)> {
+pub fn freshness(plan: &Plan, store: &dyn Store, depth: Depth) -> Vec<(NodeIndex, Freshness)> {
     plan.nodes()
-        .map(|(n, node)| (n, of(plan, n, node, store)))
+        .map(|(n, node)| (n, of(plan, n, node, store, depth)))
         .collect()
 }
 
-fn of(plan: &Plan, n: NodeIndex, node: &TaskNode, store: &dyn Store) -> Freshness {
-    if store.contains(&node.key) {
-        return Freshness::Cached;
+fn of(plan: &Plan, n: NodeIndex, node: &TaskNode, store: &dyn Store, depth: Depth) -> Freshness {
+    let health = match depth {
+        Depth::Quick => store.check(&node.key),
+        Depth::Full => store
+            .verify(&node.key)
+            .unwrap_or_else(|e| Health::Damaged(e.to_string())),
+    };
+    match health {
+        Health::Present => return Freshness::Cached,
+        Health::Damaged(_) => return Freshness::Run(Reason::Damaged),
+        Health::Absent => {}
     }
     Freshness::Run(match store.slot(&node.slot) {
         None => Reason::New,

@@ -2,7 +2,8 @@
 //! knows about threads.
 
 pub mod fresh;
+pub mod memory;
 mod schedule;
 
-pub use fresh::{freshness, Freshness, Reason};
+pub use fresh::{freshness, Depth, Freshness, Reason};
 pub use schedule::{run, run_task, Event, Observer, Options, Outcome, Summary};

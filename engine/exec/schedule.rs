@@ -3,7 +3,9 @@
 //!
 //! - A task runs under its key's lock; if another process finished it meanwhile, its entry is
 //!   used as it is (two `apply`s never run one task twice at once).
-//! - Inputs are read and verified from the store; a damaged input is recomputed first.
+//! - Before anything runs, every entry freshness found damaged is re-verified under its key's
+//!   lock and removed, so one `apply` repairs all of them; inputs are read and verified from the
+//!   store, and a damaged input found then is recomputed first.
 //! - A failed task is recorded in the store and its dependents are skipped; independent work
 //!   goes on. A panic in a task is a failure of that task.
 //! - On cancel (Ctrl-C) nothing new starts; running tasks see the flag and stop; every finished
@@ -12,9 +14,9 @@
 //!   at fault: nothing is recorded against it, nothing new starts, and the run ends with the
 //!   store's error; every entry finished before stays valid.
 
-use super::fresh::{dep_keys, freshness, Freshness, Reason};
+use super::fresh::{dep_keys, freshness, Depth, Freshness, Reason};
 use crate::plan::{Plan, TaskNode};
-use crate::store::{Lookup, SlotRecord, Store, StoreError};
+use crate::store::{Health, Lookup, SlotRecord, Store, StoreError};
 use crate::table::Output;
 use crate::task::{Context, Registry, TaskError};
 use petgraph::graph::NodeIndex;
@@ -26,6 +28,8 @@ use std::time::Instant;
 pub struct Options<'a> {
     pub jobs: usize,
     pub cancel: &'a AtomicBool,
+    /// How closely cached entries are checked before the run.
+    pub depth: Depth,
 }
 
 /// What the scheduler tells its observer, always from the calling thread.
@@ -129,9 +133,18 @@ pub fn run(
     let started = Instant::now();
     let mut summary = Summary::default();
     let mut state = vec![State::Available; plan.len()];
-    for (n, f) in freshness(plan, store) {
-        if let Freshness::Run(_) = f {
-            state[n.index()] = State::Pending;
+    for (n, f) in freshness(plan, store, opts.depth) {
+        match f {
+            Freshness::Cached => {}
+            Freshness::Run(Reason::Damaged) => match repair(plan, store, n, observer) {
+                Ok(true) => state[n.index()] = State::Pending,
+                Ok(false) => {}
+                Err(e) => {
+                    summary.storage.get_or_insert(e.to_string());
+                    state[n.index()] = State::Pending;
+                }
+            },
+            Freshness::Run(_) => state[n.index()] = State::Pending,
         }
     }
     let to_run = state.iter().filter(|s| **s == State::Pending).count();
@@ -141,7 +154,7 @@ pub fn run(
         cached: summary.cached,
         to_run,
     });
-    if to_run == 0 {
+    if to_run == 0 || summary.storage.is_some() {
         summary.seconds = started.elapsed().as_secs_f64();
         return summary;
     }
@@ -237,6 +250,28 @@ pub fn run(
     summary.interrupted = opts.cancel.load(Ordering::SeqCst) && state.contains(&State::Pending);
     summary.seconds = started.elapsed().as_secs_f64();
     summary
+}
+
+/// Removes the damaged entry of task `n` under its key's lock, after checking every byte again
+/// (another process may have repaired it meanwhile); whether the task must run.
+fn repair(
+    plan: &Plan,
+    store: &dyn Store,
+    n: NodeIndex,
+    observer: &mut dyn Observer,
+) -> Result<bool, StoreError> {
+    let node = plan.node(n);
+    match store.remove_if_damaged(&node.key)? {
+        Health::Present => Ok(false),
+        Health::Absent => Ok(true),
+        Health::Damaged(reason) => {
+            observer.event(Event::Damaged {
+                node,
+                reason: &reason,
+            });
+            Ok(true)
+        }
+    }
 }
 
 /// Recomputes, for every pending task, how many of its inputs are not yet available, and which

@@ -8,6 +8,11 @@ use crate::rnn::{Activation, Arch, Hyper, SearchSpace, TaskSpec};
 use std::ops::Range;
 use toml::Spanned;
 
+/// Longest study name: figure file names start with it.
+const MAX_STUDY_NAME: usize = 100;
+/// Most configurations a grid may have before exclusions; checked before they are listed.
+const MAX_CONFIGS: u128 = 1_000_000;
+
 /// A checked manifest: one or more studies.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Manifest {
@@ -139,6 +144,17 @@ impl Checker<'_> {
                 raw.name.span(),
                 &at("name"),
                 "a study name must be non-empty and use only letters, digits, `-`, `_` and `.`",
+            );
+        }
+        // Figure files are named `<study>-<figure>-<metric>.svg`: keep them under 255 bytes.
+        if name.len() > MAX_STUDY_NAME {
+            return self.err(
+                raw.name.span(),
+                &at("name"),
+                format!(
+                    "a study name has at most {MAX_STUDY_NAME} characters, got {}",
+                    name.len()
+                ),
             );
         }
         if let Err(m) = raw.task.get_ref().check() {
@@ -295,6 +311,16 @@ impl Checker<'_> {
         units.dedup();
         l2s.sort_by(f64::total_cmp);
         l2s.dedup();
+        let size = [archs.len(), acts.len(), units.len(), l2s.len()]
+            .iter()
+            .fold(1u128, |p, &n| p * n as u128);
+        if size > MAX_CONFIGS {
+            return self.err(
+                raw.grid.span(),
+                &format!("study[{i}].grid"),
+                format!("the grid has {size} configurations, more than {MAX_CONFIGS}"),
+            );
+        }
         let mut configs = Vec::new();
         for &arch in &archs {
             for &activation in &acts {

@@ -3,13 +3,19 @@
 //!
 //! Every row of a per-network table carries the configuration columns (`network_id, study,
 //! task, arch, activation, units, l2, seed, trained, solved`), so a user can group without a join;
-//! study-level tables carry `study` and `task`. Nothing is computed here: a task that has not
-//! run is an error that says to run `apply`.
+//! study-level tables carry `study` and `task`. A task that several studies plan (equal keys)
+//! is computed once and its rows appear under each of them. Nothing is computed here: a task
+//! that has not run is an error that says to run `apply`, and every damaged entry is named at
+//! once.
+//!
+//! The folder is replaced whole (`folder`): afterwards it holds exactly this export.
 
+use super::bounds::Limits;
+use super::folder;
 use crate::manifest::Manifest;
-use crate::plan::Plan;
-use crate::store::{write_table_file, Lookup, Store};
-use crate::table::{Column, Table};
+use crate::plan::{Plan, PlanError, TaskNode};
+use crate::store::{Health, Lookup, Store};
+use crate::table::{Column, Output, Table};
 use crate::task::Registry;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -58,8 +64,12 @@ pub enum ExportError {
         total: usize,
         first: String,
     },
-    #[error("cache entry of {task} was damaged ({reason}) and has been removed; run `census apply` to recompute it")]
-    Damaged { task: String, reason: String },
+    #[error("{} damaged cache entries; run `census apply` to recompute them:{}", .0.len(), list(.0))]
+    Damaged(Vec<(String, String)>),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Folder(#[from] folder::FolderError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error("table {table}: {source}")]
@@ -68,12 +78,23 @@ pub enum ExportError {
         #[source]
         source: crate::table::TableError,
     },
-    #[error("cannot create the export folder {path}: {source}")]
-    Folder {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+}
+
+fn list(entries: &[(String, String)]) -> String {
+    entries
+        .iter()
+        .map(|(task, why)| format!("\n  {task}: {why}"))
+        .collect()
+}
+
+/// What `export` writes besides the tables.
+#[derive(Clone, Debug, Default)]
+pub struct ExportOptions {
+    /// Also the probe states (large).
+    pub states: bool,
+    /// Replace an `--out` folder that census did not write.
+    pub force: bool,
+    pub limits: Limits,
 }
 
 /// What an export gathered.
@@ -85,29 +106,39 @@ pub struct Collected {
     pub failed: Vec<(String, String)>,
 }
 
-/// Writes `out/<table>.parquet`; returns each table's name and row count, and the tasks left out
-/// because they failed.
+/// What an export wrote: each table's name and row count, and the tasks left out because they
+/// failed.
+pub type Exported = (Vec<(String, usize)>, Vec<(String, String)>);
+
+/// Replaces `out` with `out/<table>.parquet` for every table, states included if asked for.
 pub fn export(
     manifest: &Manifest,
     store: &dyn Store,
     out: &Path,
     states: bool,
-) -> Result<(Vec<(String, usize)>, Vec<(String, String)>), ExportError> {
+) -> Result<Exported, ExportError> {
+    let opts = ExportOptions {
+        states,
+        ..ExportOptions::default()
+    };
+    export_with(manifest, store, out, &opts)
+}
+
+pub fn export_with(
+    manifest: &Manifest,
+    store: &dyn Store,
+    out: &Path,
+    opts: &ExportOptions,
+) -> Result<Exported, ExportError> {
     let registry = Registry::standard();
-    let plan = super::plan_of(manifest, &registry).map_err(|e| ExportError::Damaged {
-        task: "plan".into(),
-        reason: e.to_string(),
-    })?;
-    let Collected { tables, failed } = collect(manifest, &plan, store, states)?;
-    std::fs::create_dir_all(out).map_err(|source| ExportError::Folder {
-        path: out.display().to_string(),
-        source,
-    })?;
-    let mut written = Vec::new();
-    for (name, table) in tables {
-        write_table_file(&out.join(format!("{name}.parquet")), &table)?;
-        written.push((name.to_string(), table.num_rows()));
-    }
+    let plan = super::plan_within(manifest, &registry, &opts.limits)?;
+    folder::check(out, opts.force)?;
+    let Collected { tables, failed } = collect(manifest, &plan, store, opts.states)?;
+    let written = tables
+        .iter()
+        .map(|(name, table)| (name.to_string(), table.num_rows()))
+        .collect();
+    folder::replace(out, &tables)?;
     Ok((written, failed))
 }
 
@@ -122,11 +153,19 @@ pub fn collect(
     let mut blocked = std::collections::HashSet::new();
     let mut failed = Vec::new();
     let mut never = Vec::new();
+    let mut damaged = Vec::new();
+    let mut unreadable = std::collections::HashSet::new();
     for (n, node) in plan.nodes() {
-        if store.contains(&node.key) {
-            continue;
-        }
         let label = format!("{} {}", node.kind, node.label);
+        match store.check(&node.key) {
+            Health::Present => continue,
+            Health::Damaged(why) => {
+                damaged.push((label, why));
+                unreadable.insert(n);
+                continue;
+            }
+            Health::Absent => {}
+        }
         if let Some(error) = store.failure(&node.key) {
             failed.push((label, error));
         } else if let Some(d) = plan.deps(n).into_iter().find(|d| blocked.contains(d)) {
@@ -150,7 +189,7 @@ pub fn collect(
     }
     let mut out: BTreeMap<&'static str, Table> = BTreeMap::new();
     for (n, node) in plan.nodes() {
-        if blocked.contains(&n) {
+        if blocked.contains(&n) || unreadable.contains(&n) {
             continue;
         }
         let output = match store.get(&node.key)? {
@@ -163,44 +202,60 @@ pub fn collect(
                 })
             }
             Lookup::Corrupt(reason) => {
-                return Err(ExportError::Damaged {
-                    task: format!("{} {}", node.kind, node.label),
-                    reason,
-                })
+                damaged.push((format!("{} {}", node.kind, node.label), reason));
+                continue;
             }
         };
-        let study = Table::new().with("study", Column::Str(vec![node.study.clone()]));
-        let config = output
-            .tables
-            .get("network")
-            .map(|net| config_columns(net, &node.study));
-        for (name, table) in &output.tables {
-            let Some(export) = export_name(name) else {
-                continue;
-            };
-            if (export == "states" && !states) || (export == "networks" && node.kind != "train") {
-                continue;
-            }
-            let keyed = match (&config, export) {
-                (_, "networks") => table.prepend_constant(&study),
-                (Some(c), _) => table.prepend_constant(c),
-                (None, _) => table.prepend_constant(
-                    &study
-                        .clone()
-                        .with("task", Column::Str(vec![task_of(manifest, &node.study)])),
-                ),
-            };
-            let entry = out.entry(export).or_default();
-            entry.append(&keyed).map_err(|source| ExportError::Table {
-                table: export.to_string(),
-                source,
-            })?;
+        for study in &node.studies {
+            append_rows(&mut out, manifest, node, study, &output, states)?;
         }
+    }
+    if !damaged.is_empty() {
+        return Err(ExportError::Damaged(damaged));
     }
     Ok(Collected {
         tables: out,
         failed,
     })
+}
+
+/// Appends the exported tables of one task's output, keyed for `study`.
+fn append_rows(
+    out: &mut BTreeMap<&'static str, Table>,
+    manifest: &Manifest,
+    node: &TaskNode,
+    study: &str,
+    output: &Output,
+    states: bool,
+) -> Result<(), ExportError> {
+    let study_column = Table::new().with("study", Column::Str(vec![study.to_string()]));
+    let config = output
+        .tables
+        .get("network")
+        .map(|net| config_columns(net, study));
+    for (name, table) in &output.tables {
+        let Some(export) = export_name(name) else {
+            continue;
+        };
+        if (export == "states" && !states) || (export == "networks" && node.kind != "train") {
+            continue;
+        }
+        let keyed = match (&config, export) {
+            (_, "networks") => table.prepend_constant(&study_column),
+            (Some(c), _) => table.prepend_constant(c),
+            (None, _) => table.prepend_constant(
+                &study_column
+                    .clone()
+                    .with("task", Column::Str(vec![task_of(manifest, study)])),
+            ),
+        };
+        let entry = out.entry(export).or_default();
+        entry.append(&keyed).map_err(|source| ExportError::Table {
+            table: export.to_string(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 fn config_columns(network: &Table, study: &str) -> Table {

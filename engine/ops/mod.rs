@@ -1,7 +1,9 @@
 //! The commands as library functions: each takes checked values and a store and returns values.
 //! `cli` is a thin layer over these; tests call them directly.
 
+pub mod bounds;
 pub mod export;
+pub mod folder;
 pub mod outdir;
 mod plan;
 pub mod population;
@@ -9,16 +11,39 @@ pub mod slurm;
 
 pub use plan::{plan_report, PlanReport};
 
-use crate::exec::{self, Observer, Options, Summary};
+use crate::exec::{self, Depth, Observer, Options, Summary};
+use bounds::Limits;
 use crate::manifest::Manifest;
-use crate::plan::{expand, Plan, PlanError};
-use crate::store::Store;
+use crate::plan::{expand, Key, Plan, PlanError};
+use crate::store::{Health, Store, StoreError};
 use crate::task::Registry;
 use std::sync::atomic::AtomicBool;
 
-/// Expands a manifest with the standard task kinds.
+/// Expands a manifest with the standard task kinds, within the default task-count limit.
 pub fn plan_of(manifest: &Manifest, registry: &Registry) -> Result<Plan, PlanError> {
-    expand(manifest, &|k| registry.version(k))
+    plan_within(manifest, registry, &Limits::default())
+}
+
+/// Expands a manifest after checking its task count, then checks every task's memory.
+pub fn plan_within(
+    manifest: &Manifest,
+    registry: &Registry,
+    limits: &Limits,
+) -> Result<Plan, PlanError> {
+    bounds::check_count(manifest, limits.max_tasks)?;
+    let plan = expand(manifest, &|k| registry.version(k))?;
+    if let Some(memory) = &limits.max_memory {
+        bounds::check_memory(&plan, memory)?;
+    }
+    Ok(plan)
+}
+
+/// How `apply` runs: threads, how closely cached entries are checked, and the bounds.
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    pub jobs: usize,
+    pub depth: Depth,
+    pub limits: Limits,
 }
 
 /// Parses, checks and plans arbitrary bytes as a manifest: the fuzz target (`fuzz/`) and the
@@ -32,7 +57,7 @@ pub fn parse_and_plan(data: &[u8]) -> Option<usize> {
         .map(|p| p.len())
 }
 
-/// Runs every stale task of a manifest.
+/// Runs every stale task of a manifest with the default limits and the quick entry check.
 pub fn apply(
     manifest: &Manifest,
     store: &dyn Store,
@@ -40,15 +65,65 @@ pub fn apply(
     cancel: &AtomicBool,
     observer: &mut dyn Observer,
 ) -> Result<Summary, PlanError> {
-    let registry = Registry::standard();
-    let plan = plan_of(manifest, &registry)?;
-    Ok(exec::run(
-        &plan,
-        &registry,
-        store,
-        &Options { jobs, cancel },
-        observer,
-    ))
+    let opts = ApplyOptions {
+        jobs,
+        depth: Depth::Quick,
+        limits: Limits::default(),
+    };
+    apply_with(manifest, store, &opts, cancel, observer)
+}
+
+/// Runs every stale task of a manifest; damaged entries found are removed and recomputed.
+pub fn apply_with(
+    manifest: &Manifest,
+    store: &dyn Store,
+    opts: &ApplyOptions,
+    cancel: &AtomicBool,
+    observer: &mut dyn Observer,
+) -> Result<Summary, PlanError> {
+    let plan = plan_within(manifest, &Registry::standard(), &opts.limits)?;
+    Ok(apply_plan(&plan, store, opts, cancel, observer))
+}
+
+/// Runs every stale task of a plan already made (and checked) with `plan_within`.
+pub fn apply_plan(
+    plan: &Plan,
+    store: &dyn Store,
+    opts: &ApplyOptions,
+    cancel: &AtomicBool,
+    observer: &mut dyn Observer,
+) -> Summary {
+    let options = Options {
+        jobs: opts.jobs,
+        cancel,
+        depth: opts.depth,
+    };
+    exec::run(plan, &Registry::standard(), store, &options, observer)
+}
+
+/// What `verify` found: how many entries it read, and the damaged ones with why.
+#[derive(Debug, Default)]
+pub struct Verified {
+    pub checked: usize,
+    pub damaged: Vec<(Key, String)>,
+}
+
+/// Reads every entry of the cache and checks it against its recorded hashes; `repair` removes
+/// the damaged ones.
+pub fn verify(store: &dyn Store, repair: bool) -> Result<Verified, StoreError> {
+    let mut report = Verified::default();
+    for key in store.keys()? {
+        report.checked += 1;
+        let health = if repair {
+            store.remove_if_damaged(&key)?
+        } else {
+            store.verify(&key)?
+        };
+        if let Health::Damaged(why) = health {
+            report.damaged.push((key, why));
+        }
+    }
+    Ok(report)
 }
 
 /// Deletes every entry that no given manifest references; returns how many.

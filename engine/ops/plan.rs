@@ -1,6 +1,6 @@
 //! `plan` and `status`: what `apply` would do and why, per kind, without doing it.
 
-use crate::exec::{freshness, Freshness, Reason};
+use crate::exec::{freshness, Depth, Freshness, Reason};
 use crate::plan::Plan;
 use crate::store::Store;
 use serde::Serialize;
@@ -11,6 +11,8 @@ pub struct TaskLine {
     pub key: String,
     pub kind: &'static str,
     pub study: String,
+    /// Every study that plans this task (a task several studies share runs once).
+    pub studies: Vec<String>,
     pub label: String,
     /// `cached` or `run`.
     pub status: &'static str,
@@ -77,7 +79,7 @@ impl PlanReport {
 pub fn plan_report(plan: &Plan, store: &dyn Store) -> PlanReport {
     let mut kinds: BTreeMap<&'static str, KindCounts> = BTreeMap::new();
     let mut tasks = Vec::with_capacity(plan.len());
-    for (n, f) in freshness(plan, store) {
+    for (n, f) in freshness(plan, store, Depth::Quick) {
         let node = plan.node(n);
         let c = kinds.entry(node.kind).or_default();
         let (status, reason) = match f {
@@ -103,6 +105,7 @@ pub fn plan_report(plan: &Plan, store: &dyn Store) -> PlanReport {
             key: node.key.hex(),
             kind: node.kind,
             study: node.study.clone(),
+            studies: node.studies.clone(),
             label: node.label.clone(),
             status,
             reason,

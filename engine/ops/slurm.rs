@@ -26,7 +26,7 @@ pub use args::{Executor, ExecutorArgs};
 pub use groups::{default_per_element, group, Group};
 pub use worker::{work, WorkerArgs, INPUT_MISSING};
 
-use crate::exec::{freshness, Event, Freshness, Observer, Summary};
+use crate::exec::{freshness, Depth, Event, Freshness, Observer, Summary};
 use crate::manifest::{Manifest, ManifestError};
 use crate::plan::{Plan, PlanError};
 use crate::store::Store;
@@ -155,7 +155,7 @@ pub fn apply(
     let started = Instant::now();
     let registry = Registry::standard();
     let plan = super::plan_of(manifest, &registry)?;
-    let stale: Vec<NodeIndex> = freshness(&plan, store)
+    let stale: Vec<NodeIndex> = freshness(&plan, store, Depth::Quick)
         .into_iter()
         .filter(|(_, f)| matches!(f, Freshness::Run(_)))
         .map(|(n, _)| n)

@@ -2,7 +2,8 @@
 //! and sealed before anything runs.
 //!
 //! `PlanBuilder` computes each node's key as it is added (its dependencies are already there),
-//! merges nodes with equal keys (two studies sharing a network train it once), and `build`
+//! merges nodes with equal keys (two studies sharing a network train it once, and the node
+//! remembers every study it belongs to, so each study keeps its rows), and `build`
 //! checks the graph is acyclic and fixes a topological order. The executor only sees a `Plan`.
 
 use super::key::{params_hash, Key};
@@ -21,7 +22,10 @@ pub struct TaskNode {
     /// Names the task independently of its parameters (`study/kind/label`), so `plan` can tell
     /// a changed task from a new one.
     pub slot: String,
+    /// The first study that planned this task.
     pub study: String,
+    /// Every study that planned this task, `study` first, each once.
+    pub studies: Vec<String>,
 }
 
 impl TaskNode {
@@ -36,6 +40,17 @@ pub enum PlanError {
     Cycle(String),
     #[error("unknown task kind `{0}`")]
     UnknownKind(String),
+    #[error("the manifest plans {planned} tasks, more than the limit of {limit}; nothing was planned. Shrink the grid, seeds or search trials, or raise the limit with --max-tasks {planned}")]
+    TooManyTasks { planned: u128, limit: u64 },
+    #[error("{study}: {kind} {label} needs an estimated {estimate} of memory, more than the {limit} {limit_source}; nothing was run. Shrink its units, batch, steps, trials or inits, or pass --max-memory SIZE to try anyway")]
+    TooMuchMemory {
+        study: String,
+        kind: &'static str,
+        label: String,
+        estimate: String,
+        limit: String,
+        limit_source: String,
+    },
 }
 
 pub struct PlanBuilder<'a> {
@@ -67,6 +82,10 @@ impl<'a> PlanBuilder<'a> {
         let dep_keys: Vec<Key> = deps.iter().map(|&d| self.graph[d].key).collect();
         let key = Key::compute(kind, version, &params, &dep_keys);
         if let Some(&n) = self.by_key.get(&key) {
+            let studies = &mut self.graph[n].studies;
+            if !studies.iter().any(|s| s == study) {
+                studies.push(study.to_string());
+            }
             return Ok(n);
         }
         let slot = format!("{study}/{kind}/{label}");
@@ -78,6 +97,7 @@ impl<'a> PlanBuilder<'a> {
             label,
             slot,
             study: study.to_string(),
+            studies: vec![study.to_string()],
         });
         for &d in deps {
             self.graph.add_edge(d, n, ());
@@ -172,11 +192,17 @@ mod tests {
             .add("t", "train", "a2".into(), json!({"seed": 1}), &[])
             .unwrap();
         assert_eq!(a, again);
+        let again_in_s = b
+            .add("s", "train", "a".into(), json!({"seed": 1}), &[])
+            .unwrap();
+        assert_eq!(a, again_in_s);
         let sim = b
             .add("s", "svcca", "all".into(), json!({}), &[c, a])
             .unwrap();
         let plan = b.build().unwrap();
         assert_eq!(plan.len(), 3);
+        assert_eq!(plan.node(a).studies, ["s", "t"]);
+        assert_eq!(plan.node(c).studies, ["s"]);
         assert_eq!(plan.deps(sim), vec![c, a]);
         assert_eq!(plan.order().last(), Some(&sim));
     }

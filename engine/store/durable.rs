@@ -26,7 +26,7 @@ pub(super) fn io_error(path: &Path, op: &'static str, source: io::Error) -> Stor
 }
 
 /// `<pid>.<counter>.<nanoseconds>`: unique among live processes on this machine.
-pub(super) fn unique() -> String {
+pub fn unique() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
@@ -35,7 +35,7 @@ pub(super) fn unique() -> String {
     format!("{}.{n}.{nanos}", std::process::id())
 }
 
-pub(super) fn sync_dir(path: &Path) -> Result<(), StoreError> {
+pub fn sync_dir(path: &Path) -> Result<(), StoreError> {
     File::open(path)
         .and_then(|d| d.sync_all())
         .map_err(|e| io_error(path, "sync folder", e))
@@ -94,6 +94,8 @@ pub(super) enum Mode {
     Exclusive,
 }
 
+/// Opens (creating if needed) a lock file; on a read-only cache an existing lock file is opened
+/// read-only, which `flock` accepts, so reading commands still exclude `gc`.
 fn open_lock_file(path: &Path) -> Result<File, StoreError> {
     OpenOptions::new()
         .read(true)
@@ -101,6 +103,12 @@ fn open_lock_file(path: &Path) -> Result<File, StoreError> {
         .create(true)
         .truncate(false)
         .open(path)
+        .or_else(|e| match e.kind() {
+            io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied => {
+                File::open(path).map_err(|_| e)
+            }
+            _ => Err(e),
+        })
         .map_err(|e| io_error(path, "open lock file", e))
 }
 

@@ -2,12 +2,13 @@
 //!
 //! Entries, slots and failures live in one `Mutex`; `lock_key` waits on a condition variable
 //! while another guard holds the key. `corrupt` makes the next `get` of a key report
-//! `Lookup::Corrupt` (and drop the entry), as a damaged file on disk would.
+//! `Lookup::Corrupt` (and drop the entry), and `verify` report it damaged, as a flipped byte on
+//! disk would; the cheap `check` does not see it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use super::{KeyLock, Lookup, SlotRecord, Store, StoreError};
+use super::{Health, KeyLock, Lookup, SlotRecord, Store, StoreError};
 use crate::plan::Key;
 use crate::table::Output;
 
@@ -74,8 +75,19 @@ impl Drop for MemoryLock {
 }
 
 impl Store for MemoryStore {
-    fn contains(&self, key: &Key) -> bool {
-        self.inner().entries.contains_key(key)
+    fn check(&self, key: &Key) -> Health {
+        if self.inner().entries.contains_key(key) {
+            Health::Present
+        } else {
+            Health::Absent
+        }
+    }
+
+    fn verify(&self, key: &Key) -> Result<Health, StoreError> {
+        if self.inner().corrupt.contains(key) {
+            return Ok(Health::Damaged("marked corrupt by the test".to_string()));
+        }
+        Ok(self.check(key))
     }
 
     fn get(&self, key: &Key) -> Result<Lookup, StoreError> {

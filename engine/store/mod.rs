@@ -7,6 +7,9 @@
 //!
 //! Guarantees every implementation keeps:
 //! - `put` is atomic: after a crash an entry is either whole or absent.
+//! - `check` is cheap enough to run on every task of every `plan`, `status` and `apply`, and
+//!   reports an entry it can tell is damaged as `Health::Damaged`, never as present.
+//! - `verify` looks at every byte of an entry (the on-demand full check).
 //! - `get` never serves damaged data: a corrupt entry is removed and reported as
 //!   `Lookup::Corrupt`, so the caller recomputes it.
 //! - Per-key locks let several processes share one store without running a task twice at once.
@@ -17,7 +20,7 @@ mod memory;
 mod parquet;
 
 pub use codec::{read_table_file, write_table_file};
-pub use durable::LockGuard;
+pub use durable::{sync_dir, unique, LockGuard};
 pub use memory::MemoryStore;
 pub use parquet::ParquetStore;
 
@@ -31,6 +34,15 @@ pub enum Lookup {
     Missing,
     /// The entry was there but damaged; it has been removed. The string says what was wrong.
     Corrupt(String),
+}
+
+/// What a check of an entry found, without decoding it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Health {
+    Present,
+    Absent,
+    /// There is an entry, but it is damaged; the string says how. Nothing has been removed.
+    Damaged(String),
 }
 
 /// A record kept beside the entries: which key last filled a task slot, so `plan` can say why a
@@ -52,6 +64,8 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path} is not a census cache (no `objects/` folder in it); check --cache")]
+    NotACache { path: String },
     #[error("cache entry {key}: cannot encode table `{table}`: {message}")]
     Encode {
         key: String,
@@ -68,13 +82,30 @@ pub enum StoreError {
 pub trait KeyLock: Send {}
 
 pub trait Store: Send + Sync {
-    /// Cheap presence check (no content verification): used by `plan` and no-op `apply`.
-    fn contains(&self, key: &Key) -> bool;
+    /// The cheap check run by `plan`, `status` and every `apply` (see the implementation for
+    /// what it looks at). Removes nothing.
+    fn check(&self, key: &Key) -> Health;
+    /// The full check: every file of the entry read and hashed. Removes nothing.
+    fn verify(&self, key: &Key) -> Result<Health, StoreError>;
+    /// Whether `check` finds the entry present.
+    fn contains(&self, key: &Key) -> bool {
+        self.check(key) == Health::Present
+    }
     /// Reads and verifies an entry.
     fn get(&self, key: &Key) -> Result<Lookup, StoreError>;
     /// Writes an entry atomically. Writing a key that exists is a no-op.
     fn put(&self, key: &Key, output: &Output) -> Result<(), StoreError>;
-    /// Every key with an entry.
+    /// Under the key's lock, checks every byte of the entry and removes it if damaged; returns
+    /// what the check found.
+    fn remove_if_damaged(&self, key: &Key) -> Result<Health, StoreError> {
+        let _lock = self.lock_key(key)?;
+        let health = self.verify(key)?;
+        if let Health::Damaged(_) = &health {
+            self.remove(key)?;
+        }
+        Ok(health)
+    }
+    /// Every key with an entry, damaged ones included.
     fn keys(&self) -> Result<Vec<Key>, StoreError>;
     fn remove(&self, key: &Key) -> Result<(), StoreError>;
     /// Blocks until this process holds the exclusive lock for `key`.

@@ -27,8 +27,12 @@
 //!   only the temporary folder, which no lookup sees. If another writer got there first, the
 //!   temporary folder is dropped and `put` succeeds. On error (a full disk included) the
 //!   temporary folder is removed and the error names the operation and the file.
-//! - `contains` only checks that `_entry.json` exists: every entry gets its `_entry.json` before
-//!   the rename, so an entry folder without one is damaged.
+//! - `check` (run on every task by `plan`, `status` and `apply`) reads `_entry.json` and stats
+//!   every table file: a missing file, a size other than the recorded one, or an unreadable
+//!   `_entry.json` is damage. A table file modified after `_entry.json` was written (its mtime is
+//!   later; `_entry.json` is written last) is hashed as well, so a flipped byte or same-size
+//!   garbage written later is caught too. Only a change that also restores the mtime escapes it;
+//!   `verify` (`census verify`, `apply --verify`) hashes every file.
 //! - `get` checks every file's size and blake3 hash against `_entry.json` before decoding, and
 //!   the decoded row counts after. Any mismatch, a missing file, undecodable Parquet or an
 //!   unreadable `_entry.json` removes the entry and returns `Lookup::Corrupt(reason)`.
@@ -42,7 +46,7 @@
 //! within this process, and the kernel releases them when a process dies. Unix only.
 
 use std::fs::{self, File};
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -53,7 +57,7 @@ use super::durable::{
     create_dir, io_error, lock, lock_new, sync_dir, try_lock, unique, write_atomic, HashingWriter,
     LockGuard, Mode,
 };
-use super::{KeyLock, Lookup, SlotRecord, Store, StoreError};
+use super::{Health, KeyLock, Lookup, SlotRecord, Store, StoreError};
 use crate::plan::Key;
 use crate::table::{Output, Table};
 
@@ -114,6 +118,15 @@ enum Damage {
     Io(StoreError),
 }
 
+/// How closely `inspect` looks at an entry's table files.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    /// Sizes; hashes only of files modified after `_entry.json`.
+    Stat,
+    /// Every file hashed.
+    Hash,
+}
+
 impl ParquetStore {
     /// Opens (creating if needed) the cache at `path` and clears what dead writers left.
     pub fn open(path: impl AsRef<Path>) -> Result<ParquetStore, StoreError> {
@@ -125,6 +138,18 @@ impl ParquetStore {
         }
         store.clean_temporaries();
         Ok(store)
+    }
+
+    /// Opens the cache at `path`, which must already be one (a mistyped `--cache` is an error,
+    /// not a new empty cache).
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<ParquetStore, StoreError> {
+        let path = path.as_ref();
+        if !path.join("objects").is_dir() {
+            return Err(StoreError::NotACache {
+                path: path.display().to_string(),
+            });
+        }
+        ParquetStore::open(path)
     }
 
     pub fn root(&self) -> &Path {
@@ -175,16 +200,7 @@ impl ParquetStore {
     }
 
     fn read_entry(&self, key: &Key, dir: &Path) -> Result<Output, Damage> {
-        let meta_path = dir.join(ENTRY_FILE);
-        let text = read_or_damage(&meta_path)?;
-        let meta: EntryMeta = serde_json::from_slice(&text)
-            .map_err(|e| Damage::Corrupt(format!("{ENTRY_FILE} is not valid: {e}")))?;
-        if meta.format != ENTRY_FORMAT || meta.key != key.hex() {
-            return Err(Damage::Corrupt(format!(
-                "{ENTRY_FILE} is for format {} key {}, expected format {ENTRY_FORMAT} key {key}",
-                meta.format, meta.key
-            )));
-        }
+        let (meta, _) = read_meta(key, dir)?;
         let mut output = Output::new();
         for t in &meta.tables {
             output.tables.insert(t.name.clone(), read_table(dir, t)?);
@@ -240,6 +256,16 @@ impl ParquetStore {
             }
         }
         sync_dir(parent)
+    }
+
+    fn health(&self, key: &Key, depth: Depth) -> Result<Health, StoreError> {
+        let dir = self.entry_dir(key);
+        match inspect(key, &dir, depth) {
+            Ok(()) => Ok(Health::Present),
+            Err(Damage::Corrupt(_)) if !dir.exists() => Ok(Health::Absent),
+            Err(Damage::Corrupt(reason)) => Ok(Health::Damaged(reason)),
+            Err(Damage::Io(e)) => Err(e),
+        }
     }
 
     /// Best effort: what crashed writers and interrupted deletions left behind.
@@ -307,10 +333,7 @@ fn older_than(path: &Path) -> bool {
 }
 
 fn read_or_damage(path: &Path) -> Result<Vec<u8>, Damage> {
-    fs::read(path).map_err(|e| match e.kind() {
-        ErrorKind::NotFound => Damage::Corrupt(format!("{} is missing", file_name(path))),
-        _ => Damage::Io(io_error(path, "read", e)),
-    })
+    fs::read(path).map_err(|e| damage(path, "read", e))
 }
 
 fn file_name(path: &Path) -> String {
@@ -318,29 +341,90 @@ fn file_name(path: &Path) -> String {
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }
 
-/// Reads, verifies and decodes one table file of an entry.
-fn read_table(dir: &Path, t: &TableMeta) -> Result<Table, Damage> {
-    if check_table_name(&t.name).is_err() || t.file != format!("{}.parquet", t.name) {
+/// An entry's `_entry.json`, checked to describe this key's entry, and when it was written.
+fn read_meta(key: &Key, dir: &Path) -> Result<(EntryMeta, Option<SystemTime>), Damage> {
+    let path = dir.join(ENTRY_FILE);
+    let mut file = File::open(&path).map_err(|e| damage(&path, "open", e))?;
+    let written = file.metadata().and_then(|m| m.modified()).ok();
+    let mut text = Vec::new();
+    file.read_to_end(&mut text)
+        .map_err(|e| damage(&path, "read", e))?;
+    let meta: EntryMeta = serde_json::from_slice(&text)
+        .map_err(|e| Damage::Corrupt(format!("{ENTRY_FILE} is not valid: {e}")))?;
+    if meta.format != ENTRY_FORMAT || meta.key != key.hex() {
+        return Err(Damage::Corrupt(format!(
+            "{ENTRY_FILE} is for format {} key {}, expected format {ENTRY_FORMAT} key {key}",
+            meta.format, meta.key
+        )));
+    }
+    if let Some(t) = meta
+        .tables
+        .iter()
+        .find(|t| check_table_name(&t.name).is_err() || t.file != format!("{}.parquet", t.name))
+    {
         return Err(Damage::Corrupt(format!(
             "{ENTRY_FILE} names table `{}` in file `{}`",
             t.name, t.file
         )));
     }
+    Ok((meta, written))
+}
+
+/// Checks an entry's table files against its `_entry.json` without decoding them (see the
+/// module doc for what each depth looks at).
+fn inspect(key: &Key, dir: &Path, depth: Depth) -> Result<(), Damage> {
+    let (meta, written) = read_meta(key, dir)?;
+    for t in &meta.tables {
+        let path = dir.join(&t.file);
+        let stat = fs::metadata(&path).map_err(|e| damage(&path, "stat", e))?;
+        check_size(t, stat.len())?;
+        let touched = match (stat.modified(), written) {
+            (Ok(modified), Some(written)) => modified > written,
+            _ => true,
+        };
+        if depth == Depth::Hash || touched {
+            let mut file = File::open(&path).map_err(|e| damage(&path, "open", e))?;
+            let mut hasher = blake3::Hasher::new();
+            io::copy(&mut file, &mut hasher).map_err(|e| damage(&path, "read", e))?;
+            check_hash(t, &hasher.finalize())?;
+        }
+    }
+    Ok(())
+}
+
+/// A missing file is damage to the entry; any other I/O error is not the entry's fault.
+fn damage(path: &Path, op: &'static str, e: io::Error) -> Damage {
+    match e.kind() {
+        ErrorKind::NotFound => Damage::Corrupt(format!("{} is missing", file_name(path))),
+        _ => Damage::Io(io_error(path, op, e)),
+    }
+}
+
+fn check_size(t: &TableMeta, bytes: u64) -> Result<(), Damage> {
+    if bytes == t.bytes {
+        return Ok(());
+    }
+    Err(Damage::Corrupt(format!(
+        "{} has {bytes} bytes, expected {}",
+        t.file, t.bytes
+    )))
+}
+
+fn check_hash(t: &TableMeta, hash: &blake3::Hash) -> Result<(), Damage> {
+    if hash.to_hex().as_str() == t.blake3 {
+        return Ok(());
+    }
+    Err(Damage::Corrupt(format!(
+        "{} fails its blake3 check",
+        t.file
+    )))
+}
+
+/// Reads, verifies and decodes one table file of an entry (its name already checked).
+fn read_table(dir: &Path, t: &TableMeta) -> Result<Table, Damage> {
     let data = read_or_damage(&dir.join(&t.file))?;
-    if data.len() as u64 != t.bytes {
-        return Err(Damage::Corrupt(format!(
-            "{} has {} bytes, expected {}",
-            t.file,
-            data.len(),
-            t.bytes
-        )));
-    }
-    if blake3::hash(&data).to_hex().as_str() != t.blake3 {
-        return Err(Damage::Corrupt(format!(
-            "{} fails its blake3 check",
-            t.file
-        )));
-    }
+    check_size(t, data.len() as u64)?;
+    check_hash(t, &blake3::hash(&data))?;
     let table = decode(bytes::Bytes::from(data))
         .map_err(|e| Damage::Corrupt(format!("{} does not decode: {e}", t.file)))?;
     if table.num_rows() as u64 != t.rows {
@@ -421,8 +505,13 @@ impl Drop for TempEntry {
 }
 
 impl Store for ParquetStore {
-    fn contains(&self, key: &Key) -> bool {
-        self.entry_dir(key).join(ENTRY_FILE).is_file()
+    fn check(&self, key: &Key) -> Health {
+        self.health(key, Depth::Stat)
+            .unwrap_or_else(|e| Health::Damaged(e.to_string()))
+    }
+
+    fn verify(&self, key: &Key) -> Result<Health, StoreError> {
+        self.health(key, Depth::Hash)
     }
 
     fn get(&self, key: &Key) -> Result<Lookup, StoreError> {
@@ -465,7 +554,7 @@ impl Store for ParquetStore {
             let prefix_name = prefix.file_name().to_string_lossy().into_owned();
             for name in dir_names(&prefix.path()) {
                 if let Some(key) = Key::from_hex(&name) {
-                    if name.starts_with(&prefix_name) && self.contains(&key) {
+                    if name.starts_with(&prefix_name) {
                         keys.push(key);
                     }
                 }

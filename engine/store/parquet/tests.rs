@@ -249,6 +249,90 @@ fn missing_or_garbage_entry_json_is_corrupt() {
     assert_eq!(r, "main.parquet is missing");
 }
 
+/// What `check` and `verify` say about `key(1)` after `damage`; `check` removes nothing.
+fn checked(damage: impl FnOnce(&Path)) -> (Health, Health) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStore::open(dir.path()).unwrap();
+    store.put(&key(1), &sample()).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    damage(&entry_dir(&store, &key(1)));
+    let quick = store.check(&key(1));
+    assert!(entry_dir(&store, &key(1)).exists());
+    (quick, store.verify(&key(1)).unwrap())
+}
+
+#[test]
+fn the_quick_check_sees_sizes_missing_files_and_later_writes() {
+    let damaged = |r: &str| Health::Damaged(r.to_string());
+    let truncated = checked(|d| {
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open(d.join("main.parquet"))
+            .unwrap();
+        f.set_len(10).unwrap();
+    });
+    assert!(matches!(&truncated.0, Health::Damaged(r) if r.starts_with("main.parquet has 10 bytes")));
+    let missing = checked(|d| fs::remove_file(d.join("odd.parquet")).unwrap());
+    assert_eq!(missing.0, damaged("odd.parquet is missing"));
+    let garbage = checked(|d| {
+        let p = d.join("odd.parquet");
+        fs::write(&p, vec![7u8; fs::metadata(&p).unwrap().len() as usize]).unwrap();
+    });
+    assert_eq!(garbage.0, damaged("odd.parquet fails its blake3 check"));
+    let no_meta = checked(|d| fs::remove_file(d.join(ENTRY_FILE)).unwrap());
+    assert_eq!(no_meta.0, damaged("_entry.json is missing"));
+
+    let untouched = checked(|_| {});
+    assert_eq!(untouched, (Health::Present, Health::Present));
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        ParquetStore::open(dir.path()).unwrap().check(&key(1)),
+        Health::Absent
+    );
+}
+
+#[test]
+fn only_verify_sees_a_flip_that_kept_the_modification_time() {
+    let (quick, full) = checked(|d| {
+        let p = d.join("main.parquet");
+        let mtime = fs::metadata(&p).unwrap().modified().unwrap();
+        let mut bytes = fs::read(&p).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 1;
+        fs::write(&p, bytes).unwrap();
+        let f = fs::OpenOptions::new().write(true).open(&p).unwrap();
+        f.set_modified(mtime).unwrap();
+    });
+    assert_eq!(quick, Health::Present);
+    assert_eq!(
+        full,
+        Health::Damaged("main.parquet fails its blake3 check".to_string())
+    );
+}
+
+#[test]
+fn keys_list_damaged_entries_and_remove_if_damaged_removes_only_those() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStore::open(dir.path()).unwrap();
+    store.put(&key(1), &sample()).unwrap();
+    store.put(&key(2), &sample()).unwrap();
+    fs::remove_file(entry_dir(&store, &key(1)).join("main.parquet")).unwrap();
+    assert_eq!(store.keys().unwrap().len(), 2);
+    assert!(matches!(store.remove_if_damaged(&key(1)).unwrap(), Health::Damaged(_)));
+    assert_eq!(store.remove_if_damaged(&key(2)).unwrap(), Health::Present);
+    assert_eq!(store.keys().unwrap(), vec![key(2)]);
+}
+
+#[test]
+fn open_existing_refuses_a_folder_that_is_not_a_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = ParquetStore::open_existing(dir.path().join("typo")).unwrap_err();
+    assert!(err.to_string().contains("is not a census cache"), "{err}");
+    assert!(!dir.path().join("typo").exists());
+    ParquetStore::open(dir.path()).unwrap();
+    ParquetStore::open_existing(dir.path()).unwrap();
+}
+
 #[test]
 fn undecodable_parquet_with_matching_hash_is_corrupt() {
     let r = corrupted(|d| {
