@@ -2,16 +2,68 @@
 //!
 //! Plans `experiments/paper.toml` (three tasks × 96 configurations × 30 seeds, with search and
 //! every analysis), fills a temporary cache with one small entry per task, then times a no-op
-//! `apply` (every task cached), the case that must feel like a no-op `cargo build`.
+//! `apply` (every task cached), the case that must feel like a no-op `cargo build`: planning,
+//! the task-count and per-task memory bounds, and the quick check of every entry (its
+//! `_entry.json` read, every table file stat-ed). Then the full check (`census verify`), which
+//! hashes every file, for comparison.
 
-use census::exec::{Event, Observer};
-use census::store::{ParquetStore, Store};
+use census::exec::{Depth, Event, Observer};
+use census::ops::bounds::{Limits, MemoryLimit};
+use census::ops::ApplyOptions;
+use census::plan::Key;
+use census::store::{Health, KeyLock, Lookup, ParquetStore, SlotRecord, Store, StoreError};
 use census::table::{Column, Output, Table};
 use census::task::Registry;
 use rayon::prelude::*;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
+
+/// The cache as `main` checked it before the quick check existed: an entry counts as present
+/// when its `_entry.json` exists. The reference the quick check is measured against.
+struct JsonOnly<'a>(&'a ParquetStore);
+
+impl Store for JsonOnly<'_> {
+    fn check(&self, key: &Key) -> Health {
+        let hex = key.hex();
+        let meta = self.0.root().join("objects").join(&hex[..2]).join(&hex).join("_entry.json");
+        if meta.is_file() {
+            Health::Present
+        } else {
+            Health::Absent
+        }
+    }
+    fn verify(&self, key: &Key) -> Result<Health, StoreError> {
+        self.0.verify(key)
+    }
+    fn get(&self, key: &Key) -> Result<Lookup, StoreError> {
+        self.0.get(key)
+    }
+    fn put(&self, key: &Key, output: &Output) -> Result<(), StoreError> {
+        self.0.put(key, output)
+    }
+    fn keys(&self) -> Result<Vec<Key>, StoreError> {
+        self.0.keys()
+    }
+    fn remove(&self, key: &Key) -> Result<(), StoreError> {
+        self.0.remove(key)
+    }
+    fn lock_key(&self, key: &Key) -> Result<Box<dyn KeyLock>, StoreError> {
+        self.0.lock_key(key)
+    }
+    fn slot(&self, slot: &str) -> Option<SlotRecord> {
+        self.0.slot(slot)
+    }
+    fn set_slot(&self, slot: &str, record: &SlotRecord) -> Result<(), StoreError> {
+        self.0.set_slot(slot, record)
+    }
+    fn set_failure(&self, key: &Key, message: Option<&str>) -> Result<(), StoreError> {
+        self.0.set_failure(key, message)
+    }
+    fn failure(&self, key: &Key) -> Option<String> {
+        self.0.failure(key)
+    }
+}
 
 struct Quiet;
 impl Observer for Quiet {
@@ -44,7 +96,12 @@ fn main() {
 
     let dir = std::env::temp_dir().join(format!("census-bench-plan-{}", std::process::id()));
     let store = ParquetStore::open(&dir).unwrap();
-    let entry = Output::new().with("x", Table::new().with("v", Column::F64(vec![0.0])));
+    // Three tables, as a trained network's entry has (network, weights, loss curve).
+    let table = Table::new().with("v", Column::F64(vec![0.0]));
+    let entry = Output::new()
+        .with("x", table.clone())
+        .with("y", table.clone())
+        .with("z", table);
     let t = Instant::now();
     let keys: Vec<_> = plan.nodes().map(|(_, n)| n.key).collect();
     keys.par_iter().for_each(|k| store.put(k, &entry).unwrap());
@@ -55,17 +112,49 @@ fn main() {
     );
 
     let cancel = AtomicBool::new(false);
-    let noop: Vec<f64> = (0..5)
+    let opts = ApplyOptions {
+        jobs: 2,
+        depth: Depth::Quick,
+        limits: Limits {
+            max_memory: Some(MemoryLimit::given(u64::MAX)),
+            ..Limits::default()
+        },
+    };
+    let noop = |store: &dyn Store, opts: &ApplyOptions| {
+        let times: Vec<f64> = (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                let s = census::ops::apply_with(&manifest, store, opts, &cancel, &mut Quiet).unwrap();
+                assert!(s.ran.is_empty() && s.cached == keys.len());
+                t.elapsed().as_secs_f64()
+            })
+            .collect();
+        median(times)
+    };
+    let reference = noop(&JsonOnly(&store), &ApplyOptions { limits: Limits::default(), ..opts.clone() });
+    let quick = noop(&store, &opts);
+    println!(
+        "no-op apply, reference (plan, `_entry.json` exists), median of 5: {reference:.3} s"
+    );
+    println!(
+        "no-op apply (plan, bounds, quick check of every entry), median of 5: {quick:.3} s ({:.2}x the reference)",
+        quick / reference
+    );
+    let bounds: Vec<f64> = (0..5)
         .map(|_| {
             let t = Instant::now();
-            let s = census::ops::apply(&manifest, &store, 2, &cancel, &mut Quiet).unwrap();
-            assert!(s.ran.is_empty() && s.cached == keys.len());
+            census::ops::bounds::check_memory(&plan, &MemoryLimit::given(u64::MAX)).unwrap();
             t.elapsed().as_secs_f64()
         })
         .collect();
+    println!("of which the memory bound, median of 5: {:.3} s", median(bounds));
+    let t = Instant::now();
+    let verified = census::ops::verify(&store, false).unwrap();
+    assert!(verified.damaged.is_empty());
     println!(
-        "no-op apply (plan + freshness of every task), median of 5: {:.3} s",
-        median(noop)
+        "full check of {} entries (census verify): {:.3} s",
+        verified.checked,
+        t.elapsed().as_secs_f64()
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

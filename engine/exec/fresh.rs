@@ -7,6 +7,7 @@
 use crate::plan::{Plan, TaskNode};
 use crate::store::{Health, Store};
 use petgraph::graph::NodeIndex;
+use rayon::prelude::*;
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -52,10 +53,13 @@ pub enum Freshness {
     Run(Reason),
 }
 
-/// Freshness of every node, in plan order.
+/// Freshness of every node, in plan order (checked on rayon's pool: each check is a few file
+/// system calls, independent of the others).
 pub fn freshness(plan: &Plan, store: &dyn Store, depth: Depth) -> Vec<(NodeIndex, Freshness)> {
-    plan.nodes()
-        .map(|(n, node)| (n, of(plan, n, node, store, depth)))
+    let nodes: Vec<(NodeIndex, &TaskNode)> = plan.nodes().collect();
+    nodes
+        .par_iter()
+        .map(|&(n, node)| (n, of(plan, n, node, store, depth)))
         .collect()
 }
 

@@ -23,6 +23,13 @@ use serde::de::DeserializeOwned;
 const F32: u64 = 4;
 const F64: u64 = 8;
 
+/// The estimate of every node, in plan order (computed on rayon's pool).
+pub fn estimates(plan: &Plan) -> Vec<(NodeIndex, u64)> {
+    use rayon::prelude::*;
+    let nodes: Vec<NodeIndex> = plan.nodes().map(|(n, _)| n).collect();
+    nodes.par_iter().map(|&n| (n, estimate(plan, n))).collect()
+}
+
 /// Estimated peak bytes of task `n`.
 pub fn estimate(plan: &Plan, n: NodeIndex) -> u64 {
     let node = plan.node(n);

@@ -103,9 +103,9 @@ pub fn check_count(manifest: &Manifest, limit: u64) -> Result<(), PlanError> {
 /// Refuses a plan with a task whose estimated memory exceeds the limit (the largest such task
 /// is named).
 pub fn check_memory(plan: &Plan, limit: &MemoryLimit) -> Result<(), PlanError> {
-    let worst = plan
-        .nodes()
-        .map(|(n, node)| (memory::estimate(plan, n), node))
+    let worst = memory::estimates(plan)
+        .into_iter()
+        .map(|(n, bytes)| (bytes, plan.node(n)))
         .filter(|(bytes, _)| *bytes > limit.bytes)
         .max_by_key(|(bytes, _)| *bytes);
     match worst {

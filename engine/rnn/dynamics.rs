@@ -5,7 +5,8 @@
 //! The Jacobians are `cell::backward` on `D` copies of one forward step, seeded with the unit
 //! vectors: row `i` of the result is `∂F_i/∂s` (and `∂F_i/∂x` through `Ut`), so they are exact
 //! and share the cell equations with training. The seeded rows are mostly zeros (the GRU's
-//! reset block aside), so their recurrent product runs over the non-zeros only.
+//! reset block aside), so their recurrent product runs over the non-zeros only. Their buffers
+//! live in one `Seeded` workspace per thread, so a Jacobian allocates nothing once warm.
 //!
 //! `trained_flipflop_tests` load `tests/fixtures/flipflop_gru24.json`, a trained flip-flop GRU
 //! (see `fixture`), and check the fixed-point scaffold the paper describes.
@@ -17,6 +18,7 @@ use super::{Arch, Shape};
 use crate::analysis::dynamics::Dynamics;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut1, ArrayViewMut2};
+use std::cell::RefCell;
 
 #[derive(Clone, Debug)]
 pub struct NetworkDynamics {
@@ -31,6 +33,7 @@ pub struct NetworkDynamics {
 }
 
 /// Forward caches of `rows` copies of one state, ready for a seeded backward step.
+#[derive(Default)]
 struct Replica {
     h_prev: Vec<f64>,
     c_prev: Vec<f64>,
@@ -102,15 +105,21 @@ impl NetworkDynamics {
     }
 
     /// `b + x·Ut`, the input part of the pre-activations.
-    /// (A loop: a matrix product call costs more than the few inputs it would multiply.)
     fn input_drive(&self, x: ArrayView1<f64>) -> Vec<f64> {
-        let mut a0 = self.w.b.to_vec();
+        let mut a0 = vec![0.0; self.cell.gn()];
+        self.input_drive_into(x, &mut a0);
+        a0
+    }
+
+    /// [`Self::input_drive`] into `a0` (`GN` values).
+    /// (A loop: a matrix product call costs more than the few inputs it would multiply.)
+    fn input_drive_into(&self, x: ArrayView1<f64>, a0: &mut [f64]) {
+        a0.copy_from_slice(self.w.b.as_slice().expect("contiguous bias"));
         for (&xm, ut) in x.iter().zip(self.w.ut.rows()) {
             if xm != 0.0 {
                 a0.iter_mut().zip(ut).for_each(|(a, &u)| *a += xm * u);
             }
         }
-        a0
     }
 
     fn replicate(&self, s: ArrayView1<f64>, x: ArrayView1<f64>, rows: usize) -> Replica {
@@ -140,63 +149,129 @@ impl NetworkDynamics {
         r
     }
 
-    /// Backward of one step seeded with the unit vectors of the state: returns
-    /// `(dA [D, GN], ∂F/∂h [D, N], ∂F/∂c [D, N] or empty)`.
-    fn seeded_backward(
+    /// Backward of one step seeded with the unit vectors of the state, in this thread's
+    /// [`Seeded`] workspace: `f` gets `dA [D, GN]`, `∂F/∂h [D, N]` and `∂F/∂c [D, N]` (LSTM, else
+    /// empty) and returns what the caller keeps.
+    fn seeded_backward<R>(
         &self,
         s: ArrayView1<f64>,
         x: ArrayView1<f64>,
-    ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
-        let n = self.shape.units;
-        let d = self.shape.state_dim();
-        // one forward row, copied: every seeded row has the same forward caches
-        let one = self.replicate(s, x, 1);
-        let mut r = Replica {
-            h_prev: one.h_prev.repeat(d),
-            c_prev: one.c_prev.repeat(d),
-            a: one.a.repeat(d),
-            aux: one.aux.repeat(d),
-            h: Vec::new(),
-            c: one.c.repeat(d),
-        };
-        let mut dh = vec![0.0; d * n];
-        let mut dc = vec![0.0; r.c.len()];
+        f: impl FnOnce(&[f64], &[f64], &[f64]) -> R,
+    ) -> R {
+        SEEDED.with_borrow_mut(|ws| {
+            ws.forward(self, s, x);
+            ws.backward(self);
+            f(&ws.fwd.a, &ws.dh_prev, &ws.dc)
+        })
+    }
+}
+
+thread_local! {
+    /// One seeded-backward workspace per thread, reused by every Jacobian on that thread.
+    static SEEDED: RefCell<Seeded> = RefCell::new(Seeded::default());
+}
+
+/// The buffers of a seeded backward step: `D` copies of one forward step's caches, the seeds and
+/// the gradients. Resized (not reallocated once big enough) for each system, and every value the
+/// step reads is rewritten first, so what an earlier Jacobian left behind never matters.
+#[derive(Default)]
+struct Seeded {
+    fwd: Replica,
+    dh: Vec<f64>,
+    dc: Vec<f64>,
+    dh_prev: Vec<f64>,
+    tmp: Vec<f64>,
+}
+
+/// `buf` resized to `len`, its first `width` values repeated over the rest.
+fn repeat_first(buf: &mut Vec<f64>, width: usize, len: usize) {
+    buf.resize(len, 0.0);
+    for i in (width..len).step_by(width.max(1)) {
+        buf.copy_within(..width, i);
+    }
+}
+
+/// `buf` resized to `len`, all zeros.
+fn zeroed(buf: &mut Vec<f64>, len: usize) {
+    buf.clear();
+    buf.resize(len, 0.0);
+}
+
+impl Seeded {
+    /// One forward step of `(s, x)` in row 0, copied to all `D` rows: every seeded row has the
+    /// same forward caches.
+    fn forward(&mut self, dy: &NetworkDynamics, s: ArrayView1<f64>, x: ArrayView1<f64>) {
+        let (n, gn, d) = (dy.shape.units, dy.cell.gn(), dy.shape.state_dim());
+        let lstm = dy.shape.arch == Arch::Lstm;
+        let has_aux = matches!(dy.shape.arch, Arch::Lstm | Arch::Gru);
+        let (cells, aux) = (if lstm { n } else { 0 }, if has_aux { n } else { 0 });
+        let r = &mut self.fwd;
+        for (buf, len) in [
+            (&mut r.h_prev, n),
+            (&mut r.c_prev, cells),
+            (&mut r.a, gn),
+            (&mut r.aux, aux),
+            (&mut r.h, n),
+            (&mut r.c, cells),
+        ] {
+            zeroed(buf, len);
+        }
+        let s = s.as_standard_layout();
+        let (h0, c0) = dy.split(s.as_slice().expect("standard layout"));
+        r.h_prev.copy_from_slice(h0);
+        r.c_prev.copy_from_slice(c0);
+        dy.input_drive_into(x, &mut r.a);
+        dy.cell.forward(
+            &dy.rec, &r.h_prev, &r.c_prev, &mut r.a, &mut r.h, &mut r.c, &mut r.aux, 1,
+        );
+        repeat_first(&mut r.h_prev, n, d * n);
+        repeat_first(&mut r.c_prev, cells, d * cells);
+        repeat_first(&mut r.a, gn, d * gn);
+        repeat_first(&mut r.aux, aux, d * aux);
+    }
+
+    /// The backward step of the `D` rows, row `i` seeded with the unit vector `e_i` of the state.
+    fn backward(&mut self, dy: &NetworkDynamics) {
+        let (n, d) = (dy.shape.units, dy.shape.state_dim());
+        let lstm = dy.shape.arch == Arch::Lstm;
+        zeroed(&mut self.dh, d * n);
+        zeroed(&mut self.dc, if lstm { d * n } else { 0 });
+        zeroed(&mut self.dh_prev, d * n);
+        zeroed(&mut self.tmp, d * n);
         for i in 0..d {
-            if self.shape.arch == Arch::Lstm && i < n {
-                dc[i * n + i] = 1.0;
+            if lstm && i < n {
+                self.dc[i * n + i] = 1.0;
             } else {
-                dh[i * n + (i % n)] = 1.0;
+                self.dh[i * n + (i % n)] = 1.0;
             }
         }
-        let mut dh_prev = vec![0.0; d * n];
-        let mut tmp = vec![0.0; d * n];
         // A seeded row of `dA` is zero outside its own unit's gates, so the backward step's
         // recurrent product costs `O(D·N)` per gate over the non-zeros instead of a
         // `D × G·N × N` GEMM; the GRU's reset block is dense, so it keeps the GEMM.
-        let sparse = self.shape.arch != Arch::Gru;
-        self.cell.backward(
-            &self.rec,
+        let sparse = dy.shape.arch != Arch::Gru;
+        let r = &mut self.fwd;
+        dy.cell.backward(
+            &dy.rec,
             &r.h_prev,
             &r.c_prev,
             &mut r.a,
             &r.aux,
-            &dh,
-            &mut dc,
-            &mut dh_prev,
+            &self.dh,
+            &mut self.dc,
+            &mut self.dh_prev,
             !sparse,
-            &mut tmp,
+            &mut self.tmp,
             d,
         );
         if sparse {
-            let (k, accumulate) = self.cell.recurrent_product();
+            let (k, accumulate) = dy.cell.recurrent_product();
             sparse_product(
-                view(&r.a, d, self.cell.gn()).slice_move(ndarray::s![.., ..k]),
-                self.w_rows.slice(ndarray::s![..k, ..]),
+                view(&r.a, d, dy.cell.gn()).slice_move(ndarray::s![.., ..k]),
+                dy.w_rows.slice(ndarray::s![..k, ..]),
                 accumulate,
-                view_mut(&mut dh_prev, d, n),
+                view_mut(&mut self.dh_prev, d, n),
             );
         }
-        (r.a, dh_prev, dc)
     }
 }
 
@@ -247,20 +322,22 @@ impl Dynamics for NetworkDynamics {
     fn jacobian_state(&self, s: ArrayView1<f64>, x: ArrayView1<f64>, out: &mut Array2<f64>) {
         let n = self.shape.units;
         let d = self.shape.state_dim();
-        let (_, dh, dc) = self.seeded_backward(s, x);
-        let dh = view(&dh, d, n);
-        if self.shape.arch == Arch::Lstm {
-            out.slice_mut(ndarray::s![.., ..n]).assign(&view(&dc, d, n));
-            out.slice_mut(ndarray::s![.., n..]).assign(&dh);
-        } else {
-            out.assign(&dh);
-        }
+        self.seeded_backward(s, x, |_, dh, dc| {
+            let dh = view(dh, d, n);
+            if self.shape.arch == Arch::Lstm {
+                out.slice_mut(ndarray::s![.., ..n]).assign(&view(dc, d, n));
+                out.slice_mut(ndarray::s![.., n..]).assign(&dh);
+            } else {
+                out.assign(&dh);
+            }
+        });
     }
 
     fn jacobian_input(&self, s: ArrayView1<f64>, x: ArrayView1<f64>, out: &mut Array2<f64>) {
         let d = self.shape.state_dim();
-        let (da, _, _) = self.seeded_backward(s, x);
-        general_mat_mul(1.0, &view(&da, d, self.cell.gn()), &self.w.ut.t(), 0.0, out);
+        self.seeded_backward(s, x, |da, _, _| {
+            general_mat_mul(1.0, &view(da, d, self.cell.gn()), &self.w.ut.t(), 0.0, out);
+        });
     }
 
     fn readout(&self, s: ArrayView1<f64>, mut out: ArrayViewMut1<f64>) {
@@ -349,6 +426,43 @@ mod tests {
                 shape.activation,
                 rel_err(&ji, &fd)
             );
+        }
+    }
+
+    /// The thread's workspace, left sized and filled by bigger and other systems, gives the
+    /// same bits as a fresh one (a new thread's).
+    #[test]
+    fn reused_workspace_gives_the_jacobians_of_a_fresh_one() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let systems: Vec<_> = all_small(9, 3, 2)
+            .into_iter()
+            .chain(all_small(4, 3, 2))
+            .map(|(shape, w)| NetworkDynamics::new(shape, w))
+            .collect();
+        let points: Vec<_> = systems
+            .iter()
+            .map(|dy| {
+                (
+                    away_from_zero(dy.state_dim(), &mut rng),
+                    away_from_zero(3, &mut rng),
+                )
+            })
+            .collect();
+        let jacobians = |dy: &NetworkDynamics, (s, x): &(Array1<f64>, Array1<f64>)| {
+            let d = dy.state_dim();
+            let (mut js, mut ji) = (Array2::zeros((d, d)), Array2::zeros((d, 3)));
+            dy.jacobian_state(s.view(), x.view(), &mut js);
+            dy.jacobian_input(s.view(), x.view(), &mut ji);
+            (js, ji)
+        };
+        let warm: Vec<_> = systems
+            .iter()
+            .zip(&points)
+            .map(|(dy, p)| jacobians(dy, p))
+            .collect();
+        for ((dy, p), want) in systems.iter().zip(&points).zip(&warm) {
+            let fresh = std::thread::scope(|sc| sc.spawn(|| jacobians(dy, p)).join().unwrap());
+            assert_eq!(&fresh, want, "{} {}", dy.shape.arch, dy.shape.units);
         }
     }
 

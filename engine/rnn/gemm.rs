@@ -199,6 +199,10 @@ mod avx {
     /// and the k step of the micro-kernel. Everything else (blocking, edges, accumulate) is
     /// generic, in [`gemm`] and [`tile`].
     ///
+    /// The k step broadcasts through `_mm_load_ss`, not `&*p`: with debug assertions (the dev
+    /// profile) rustc checks every raw-pointer dereference written in this crate for null and
+    /// alignment, and those checks in the inner loop slowed the dev kernel most of twofold.
+    ///
     /// # Safety (all methods)
     /// The CPU has AVX2+FMA; every pointer addresses `NR` valid values (`k_step`: one value at
     /// each `ap[r] + kk`).
@@ -255,7 +259,7 @@ mod avx {
         ) {
             let (b0, b1) = (_mm256_loadu_ps(b), _mm256_loadu_ps(b.add(8)));
             for (s, p) in acc.iter_mut().zip(ap) {
-                let av = _mm256_broadcast_ss(&*p.add(kk));
+                let av = _mm256_broadcastss_ps(_mm_load_ss(p.add(kk)));
                 *s = [_mm256_fmadd_ps(av, b0, s[0]), _mm256_fmadd_ps(av, b1, s[1])];
             }
         }
@@ -298,7 +302,8 @@ mod avx {
             b: *const f64,
             acc: &mut [Self::Row; R],
         ) {
-            let av: [__m256d; R] = std::array::from_fn(|r| _mm256_broadcast_sd(&*ap[r].add(kk)));
+            let av: [__m256d; R] =
+                std::array::from_fn(|r| _mm256_broadcastsd_pd(_mm_load_sd(ap[r].add(kk))));
             for q in 0..4 {
                 let bq = _mm256_loadu_pd(b.add(4 * q));
                 for (s, &a) in acc.iter_mut().zip(&av) {
