@@ -3,7 +3,9 @@
 //! - Flip-flop: [`transition_graph`] — from each fixed point, perturbed runs of the autonomous
 //!   dynamics end at a stable point; `P[i, j]` is the fraction of runs from `i` that end at `j`.
 //!   [`graph_distance`] is the paper's `||P_a − P_b||_F` for equal counts, and [`modal_count`]
-//!   the population's modal fixed-point count used to set networks aside.
+//!   the population's modal fixed-point count used to set networks aside; the counts are of
+//!   certified fixed points (`fixed_points`, step 6), so a slow point or a continuum never
+//!   changes a network's count.
 //! - Beyond the paper: [`matched_graph_distance`] compares graphs of different sizes by matching
 //!   fixed points across networks on their readouts with an optimal assignment ([`assignment`],
 //!   the Hungarian algorithm).
