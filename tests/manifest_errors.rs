@@ -40,10 +40,34 @@ const CASES: &[(&str, usize, &str, &str)] = &[
         "needs a distance",
     ),
     (
+        "exclude_wrong_type",
+        12,
+        "study[0].grid.exclude[1].units",
+        "expected u64",
+    ),
+    (
+        "inline_task_wrong_type",
+        4,
+        "study[0].task.steps",
+        "floating point `10.5`, expected usize",
+    ),
+    (
         "misspelt_analysis_param",
-        21,
-        "study[0].analysis[0]",
-        "expected `variance`",
+        23,
+        "study[0].analysis[0].varience",
+        "did you mean `variance`?",
+    ),
+    (
+        "misspelt_arch",
+        7,
+        "study[0].grid.arch[1]",
+        "unknown variant `gur`, expected one of `vanilla`, `ugrnn`, `gru`, `lstm`; did you mean `gru`?",
+    ),
+    (
+        "misspelt_mds_method",
+        27,
+        "study[0].analysis[1].method",
+        "did you mean `smacof`?",
     ),
     (
         "momentum_above_one",
@@ -65,6 +89,12 @@ const CASES: &[(&str, usize, &str, &str)] = &[
         19,
         "study[0].search.lr0",
         "[low, high]",
+    ),
+    (
+        "third_analysis_wrong_type",
+        30,
+        "study[0].analysis[2].tol",
+        "invalid type: string \"small\", expected f64",
     ),
     (
         "topology_without_fixed_points",
@@ -107,7 +137,7 @@ const CASES: &[(&str, usize, &str, &str)] = &[
         "unknown_grid_key",
         9,
         "study[0].grid.unit",
-        "unknown field `unit`",
+        "unknown field `unit`, expected one of `arch`, `activation`, `units`, `l2`, `seeds`, `exclude`; did you mean `units`?",
     ),
     (
         "unknown_task_kind",
@@ -118,7 +148,7 @@ const CASES: &[(&str, usize, &str, &str)] = &[
     (
         "unknown_task_param",
         4,
-        "study[0].task",
+        "study[0].task.bitz",
         "unknown field `bitz`",
     ),
     (
@@ -139,6 +169,15 @@ const CASES: &[(&str, usize, &str, &str)] = &[
         "study[0].grid.seeds",
         "between 1 and 1000000",
     ),
+];
+
+/// Where the column matters: the value inside an inline table or a later table, not its start.
+const COLUMNS: &[(&str, usize)] = &[
+    ("exclude_wrong_type", 58),
+    ("inline_task_wrong_type", 32),
+    ("misspelt_arch", 20),
+    ("third_analysis_wrong_type", 7),
+    ("unknown_task_param", 29),
 ];
 
 #[test]
@@ -177,14 +216,18 @@ fn every_bad_manifest_names_line_field_and_reason() {
             Err(e) => e,
         };
         let text = err.to_string();
+        let column_ok = COLUMNS
+            .iter()
+            .all(|&(n, column)| n != name || err.column == column);
         let ok = err.line == line
+            && column_ok
             && err.field == field
             && text.contains(words)
             && text.starts_with(&path.display().to_string());
         if !ok {
             wrong.push(format!(
-                "(\"{name}\", {}, \"{}\", ...): {text}",
-                err.line, err.field
+                "(\"{name}\", {}:{}, \"{}\", ...): {text}",
+                err.line, err.column, err.field
             ));
         }
     }
