@@ -259,7 +259,9 @@ fn a_report_lists_twenty_errors_and_counts_the_rest() {
     assert_eq!(err.all().count(), census::manifest::SHOWN);
     assert_eq!(err.unshown, 30 - census::manifest::SHOWN);
     assert!(err.to_string().ends_with("… and 10 more"), "{err}");
-    assert!(err.all().all(|e| e.line >= 14 && e.field.starts_with("study[0].train.typo")));
+    assert!(err
+        .all()
+        .all(|e| e.line >= 14 && e.field.starts_with("study[0].train.typo")));
 }
 
 /// Runs `census plan` on `path` and returns its error output; kills it and fails if it has not
@@ -297,9 +299,15 @@ fn a_fifo_or_a_device_is_refused_without_reading_it() {
     let made = std::process::Command::new("mkfifo").arg(&fifo).status();
     assert!(made.unwrap().success(), "mkfifo failed");
     let err = refused_quickly(&fifo);
-    assert!(err.contains("must be a regular file") && err.contains("FIFO"), "{err}");
+    assert!(
+        err.contains("must be a regular file") && err.contains("FIFO"),
+        "{err}"
+    );
     let err = refused_quickly(Path::new("/dev/zero"));
-    assert!(err.contains("must be a regular file") && err.contains("device"), "{err}");
+    assert!(
+        err.contains("must be a regular file") && err.contains("device"),
+        "{err}"
+    );
     let err = refused_quickly(tmp.path());
     assert!(err.contains("a directory"), "{err}");
 }
@@ -313,7 +321,10 @@ fn a_manifest_over_the_size_cap_is_refused() {
     let err = load(&big).unwrap_err();
     assert!(err.message.contains("larger than 1024 KiB"), "{err}");
     std::fs::write(&big, "#".repeat(cap)).unwrap();
-    assert!(load(&big).unwrap_err().message.contains("declares no study"));
+    assert!(load(&big)
+        .unwrap_err()
+        .message
+        .contains("declares no study"));
 }
 
 /// Replays the fuzz corpus (`fuzz/corpus/manifest`, committed, grown by `cargo fuzz run

@@ -75,7 +75,9 @@ pub fn parse(path: &std::path::Path, text: &str) -> Result<Manifest, ManifestErr
         quiet: RefCell::new(Vec::new()),
     };
     let manifest = if studies.stopped {
-        Manifest { studies: Vec::new() }
+        Manifest {
+            studies: Vec::new(),
+        }
     } else {
         checker.manifest(studies.read)
     };
@@ -193,28 +195,25 @@ impl Checker<'_> {
             None
         } else {
             // `zero_ok`: whether the low end may be 0 (momentum may; a rate, clip or decay may not).
-            let range =
-                |r: &Spanned<(f64, f64)>, f: &str, zero_ok: bool, hi: Option<f64>| -> (f64, f64) {
-                    let (a, b) = *r.get_ref();
-                    let lo_ok = if zero_ok { a >= 0.0 } else { a > 0.0 };
-                    if !(a.is_finite()
-                        && b.is_finite()
-                        && lo_ok
-                        && a <= b
-                        && hi.is_none_or(|h| b <= h))
-                    {
-                        let low = if zero_ok { "0 <= low" } else { "0 < low" };
-                        let high = hi.map_or(String::new(), |h| format!(" <= {h}"));
-                        self.err(
-                            r.span(),
-                            &at(f),
-                            format!(
-                                "must be `[low, high]` with {low} <= high{high}, got [{a}, {b}]"
-                            ),
-                        );
-                    }
-                    (a, b)
-                };
+            let range = |r: &Spanned<(f64, f64)>,
+                         f: &str,
+                         zero_ok: bool,
+                         hi: Option<f64>|
+             -> (f64, f64) {
+                let (a, b) = *r.get_ref();
+                let lo_ok = if zero_ok { a >= 0.0 } else { a > 0.0 };
+                if !(a.is_finite() && b.is_finite() && lo_ok && a <= b && hi.is_none_or(|h| b <= h))
+                {
+                    let low = if zero_ok { "0 <= low" } else { "0 < low" };
+                    let high = hi.map_or(String::new(), |h| format!(" <= {h}"));
+                    self.err(
+                        r.span(),
+                        &at(f),
+                        format!("must be `[low, high]` with {low} <= high{high}, got [{a}, {b}]"),
+                    );
+                }
+                (a, b)
+            };
             Some(Search {
                 trials: s.trials as usize,
                 iterations: positive(&s.iterations, "search.iterations"),
@@ -244,14 +243,7 @@ impl Checker<'_> {
         }
     }
 
-    fn in_range(
-        &self,
-        v: &Spanned<f64>,
-        field: &str,
-        lo: f64,
-        hi: f64,
-        lo_inclusive: bool,
-    ) -> f64 {
+    fn in_range(&self, v: &Spanned<f64>, field: &str, lo: f64, hi: f64, lo_inclusive: bool) -> f64 {
         let x = *v.get_ref();
         let ok = x.is_finite() && (x > lo || (lo_inclusive && x == lo)) && x <= hi;
         if !ok {

@@ -12,7 +12,9 @@
 use super::path::Path;
 use super::suggest::{nearest, one_of};
 use serde::de::value::{MapAccessDeserializer, StrDeserializer};
-use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor,
+};
 use std::fmt::Display;
 use std::ops::Range;
 use toml::de::{DeString, DeTable, DeValue, ValueDeserializer};
@@ -88,13 +90,22 @@ impl de::Error for DeError {
         DeError::new(Kind::Other, msg.to_string())
     }
     fn invalid_type(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
-        DeError::new(Kind::Invalid, format!("invalid type: {unexp}, expected {exp}"))
+        DeError::new(
+            Kind::Invalid,
+            format!("invalid type: {unexp}, expected {exp}"),
+        )
     }
     fn invalid_value(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
-        DeError::new(Kind::Invalid, format!("invalid value: {unexp}, expected {exp}"))
+        DeError::new(
+            Kind::Invalid,
+            format!("invalid value: {unexp}, expected {exp}"),
+        )
     }
     fn invalid_length(len: usize, exp: &dyn de::Expected) -> Self {
-        DeError::new(Kind::Invalid, format!("invalid length {len}, expected {exp}"))
+        DeError::new(
+            Kind::Invalid,
+            format!("invalid length {len}, expected {exp}"),
+        )
     }
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
         let hint = nearest(variant, expected);
@@ -107,13 +118,17 @@ impl de::Error for DeError {
         DeError::new(Kind::UnknownField(field.to_string(), hint), message)
     }
     fn missing_field(field: &'static str) -> Self {
-        DeError::new(Kind::MissingField(field), format!("missing field `{field}`"))
+        DeError::new(
+            Kind::MissingField(field),
+            format!("missing field `{field}`"),
+        )
     }
 }
 
 /// Deserializes `value`, found at `path`, as a `T`; every error comes out located.
 pub fn read<T: DeserializeOwned>(value: &Spanned<DeValue<'_>>, path: &Path) -> Result<T, DeError> {
-    T::deserialize(Node::new(value, path.clone())).map_err(|e| Node::new(value, path.clone()).locate(e))
+    T::deserialize(Node::new(value, path.clone()))
+        .map_err(|e| Node::new(value, path.clone()).locate(e))
 }
 
 /// One value of the tree and where it is.
@@ -258,7 +273,9 @@ impl<'de> SeqAccess<'de> for Items<'_, 'de> {
             Some((i, v)) => {
                 let node = Node::new(v, self.path.index(i));
                 let place = Node::new(v, node.path.clone());
-                seed.deserialize(node).map(Some).map_err(|e| place.locate(e))
+                seed.deserialize(node)
+                    .map(Some)
+                    .map_err(|e| place.locate(e))
             }
         }
     }

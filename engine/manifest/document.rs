@@ -72,8 +72,8 @@ pub fn read(source: &Source) -> Result<Studies, ManifestError> {
 }
 
 fn located(source: &Source, e: DeError) -> ManifestError {
-    let (span, field) = e
-        .at
-        .map_or((None, String::new()), |a| (Some(a.span), a.path.to_string()));
+    let (span, field) = e.at.map_or((None, String::new()), |a| {
+        (Some(a.span), a.path.to_string())
+    });
     ManifestError::at(source, span, &field, e.message)
 }

@@ -47,7 +47,9 @@ impl ManifestError {
     /// first), the rest follow up to `SHOWN` in all. `stopped`: the search gave up early.
     pub fn many(mut errors: Vec<ManifestError>, stopped: bool) -> Option<Self> {
         errors.sort_by_key(|e| (e.line, e.column));
-        errors.dedup_by(|a, b| (a.line, a.column, &a.field, &a.message) == (b.line, b.column, &b.field, &b.message));
+        errors.dedup_by(|a, b| {
+            (a.line, a.column, &a.field, &a.message) == (b.line, b.column, &b.field, &b.message)
+        });
         let unshown = errors.len().saturating_sub(SHOWN);
         errors.truncate(SHOWN);
         let mut rest = errors.into_iter();

@@ -44,7 +44,11 @@ pub fn read(path: &Path) -> Result<String, ManifestError> {
             "the manifest is not UTF-8 text: invalid byte at offset {at}"
         ));
         err.line = line;
-        err.column = 1 + at - e.as_bytes()[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        err.column = 1 + at
+            - e.as_bytes()[..at]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
         err
     })
 }

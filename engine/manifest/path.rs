@@ -59,7 +59,11 @@ mod tests {
 
     #[test]
     fn prints_keys_dotted_indices_bracketed_and_odd_keys_quoted() {
-        let p = Path::default().key("study").index(2).key("analysis").index(3);
+        let p = Path::default()
+            .key("study")
+            .index(2)
+            .key("analysis")
+            .index(3);
         assert_eq!(p.key("tol").to_string(), "study[2].analysis[3].tol");
         assert_eq!(p.key("a b").to_string(), "study[2].analysis[3].\"a b\"");
         assert_eq!(Path::default().key("").to_string(), "\"\"");

@@ -75,7 +75,9 @@ pub fn recover<T: DeserializeOwned>(
 fn misspelt(errors: &[DeError], table: &Path, key: &str) -> bool {
     errors.iter().any(|e| {
         matches!(e.kind, Kind::UnknownField(_, Some(k)) if k == key)
-            && e.at.as_ref().is_some_and(|a| a.path.0.split_last().map(|(_, t)| t) == Some(&table.0[..]))
+            && e.at
+                .as_ref()
+                .is_some_and(|a| a.path.0.split_last().map(|(_, t)| t) == Some(&table.0[..]))
     })
 }
 
@@ -149,8 +151,7 @@ fn pin<T: DeserializeOwned>(tree: &Spanned<DeValue<'_>>, base: &Path, e: DeError
         return e;
     };
     let mut probe = tree.clone();
-    let Some(DeValue::Table(table)) = find_mut(&mut probe, rel).map(|t| t.get_ref().clone())
-    else {
+    let Some(DeValue::Table(table)) = find_mut(&mut probe, rel).map(|t| t.get_ref().clone()) else {
         return e;
     };
     let keys: Vec<String> = table.iter().map(|(k, _)| k.get_ref().to_string()).collect();
@@ -175,7 +176,9 @@ fn pin<T: DeserializeOwned>(tree: &Spanned<DeValue<'_>>, base: &Path, e: DeError
                     pinned.at = None;
                     return pinned.located(value.span(), at.path.key(&keys[n]), false);
                 }
-                Kind::MissingField(f) if here && keys.iter().any(|k| k == f) && !keep.contains(f) => {
+                Kind::MissingField(f)
+                    if here && keys.iter().any(|k| k == f) && !keep.contains(f) =>
+                {
                     keep.push(f)
                 }
                 _ => break,
