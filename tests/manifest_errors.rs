@@ -40,10 +40,34 @@ const CASES: &[(&str, usize, &str, &str)] = &[
         "needs a distance",
     ),
     (
+        "exclude_wrong_type",
+        12,
+        "study[0].grid.exclude[1].units",
+        "expected u64",
+    ),
+    (
+        "inline_task_wrong_type",
+        4,
+        "study[0].task.steps",
+        "floating point `10.5`, expected usize",
+    ),
+    (
         "misspelt_analysis_param",
-        21,
-        "study[0].analysis[0]",
-        "unknown field `varience`, expected one of `variance`",
+        23,
+        "study[0].analysis[0].varience",
+        "did you mean `variance`?",
+    ),
+    (
+        "misspelt_arch",
+        7,
+        "study[0].grid.arch[1]",
+        "unknown variant `gur`, expected one of `vanilla`, `ugrnn`, `gru`, `lstm`; did you mean `gru`?",
+    ),
+    (
+        "misspelt_mds_method",
+        27,
+        "study[0].analysis[1].method",
+        "did you mean `smacof`?",
     ),
     (
         "momentum_above_one",
@@ -65,6 +89,12 @@ const CASES: &[(&str, usize, &str, &str)] = &[
         19,
         "study[0].search.lr0",
         "[low, high]",
+    ),
+    (
+        "third_analysis_wrong_type",
+        30,
+        "study[0].analysis[2].tol",
+        "invalid type: string \"small\", expected f64",
     ),
     (
         "topology_without_fixed_points",
@@ -107,7 +137,7 @@ const CASES: &[(&str, usize, &str, &str)] = &[
         "unknown_grid_key",
         9,
         "study[0].grid.unit",
-        "unknown field `unit`",
+        "unknown field `unit`, expected one of `arch`, `activation`, `units`, `l2`, `seeds`, `exclude`; did you mean `units`?",
     ),
     (
         "unknown_task_kind",
@@ -118,7 +148,7 @@ const CASES: &[(&str, usize, &str, &str)] = &[
     (
         "unknown_task_param",
         4,
-        "study[0].task",
+        "study[0].task.bitz",
         "unknown field `bitz`",
     ),
     (
@@ -139,6 +169,15 @@ const CASES: &[(&str, usize, &str, &str)] = &[
         "study[0].grid.seeds",
         "between 1 and 1000000",
     ),
+];
+
+/// Where the column matters: the value inside an inline table or a later table, not its start.
+const COLUMNS: &[(&str, usize)] = &[
+    ("exclude_wrong_type", 58),
+    ("inline_task_wrong_type", 32),
+    ("misspelt_arch", 20),
+    ("third_analysis_wrong_type", 7),
+    ("unknown_task_param", 29),
 ];
 
 #[test]
@@ -177,18 +216,115 @@ fn every_bad_manifest_names_line_field_and_reason() {
             Err(e) => e,
         };
         let text = err.to_string();
+        let column_ok = COLUMNS
+            .iter()
+            .all(|&(n, column)| n != name || err.column == column);
         let ok = err.line == line
+            && column_ok
             && err.field == field
             && text.contains(words)
             && text.starts_with(&path.display().to_string());
         if !ok {
             wrong.push(format!(
-                "(\"{name}\", {}, \"{}\", ...): {text}",
-                err.line, err.field
+                "(\"{name}\", {}:{}, \"{}\", ...): {text}",
+                err.line, err.column, err.field
             ));
         }
     }
     assert!(wrong.is_empty(), "wrong errors:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn every_error_of_a_manifest_is_reported_at_once() {
+    let err = load(&dir().join("many/three_errors.toml")).unwrap_err();
+    let got: Vec<(usize, usize, &str)> = err
+        .all()
+        .map(|e| (e.line, e.column, e.field.as_str()))
+        .collect();
+    let want = [
+        (4, 32, "study[0].task.steps"),
+        (7, 20, "study[0].grid.arch[1]"),
+        (15, 12, "study[0].train.momentum"),
+    ];
+    assert_eq!(got, want, "{err}");
+    assert_eq!(err.to_string().lines().count(), 3, "{err}");
+}
+
+#[test]
+fn a_report_lists_twenty_errors_and_counts_the_rest() {
+    let base = std::fs::read_to_string(dir().join("base.toml")).unwrap();
+    let keys: String = (0..30).map(|i| format!("typo{i} = 1\n")).collect();
+    let text = base.replace("[study.train]\n", &format!("[study.train]\n{keys}"));
+    let err = census::manifest::parse(Path::new("m.toml"), &text).unwrap_err();
+    assert_eq!(err.all().count(), census::manifest::SHOWN);
+    assert_eq!(err.unshown, 30 - census::manifest::SHOWN);
+    assert!(err.to_string().ends_with("… and 10 more"), "{err}");
+    assert!(err
+        .all()
+        .all(|e| e.line >= 14 && e.field.starts_with("study[0].train.typo")));
+}
+
+/// Runs `census plan` on `path` and returns its error output; kills it and fails if it has not
+/// finished within 30 s (a FIFO opened for reading waits for a writer forever).
+fn refused_quickly(path: &Path) -> String {
+    use std::process::{Command, Stdio};
+    let cwd = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_census"))
+        .arg("plan")
+        .arg(path)
+        .current_dir(cwd.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(30) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("`census plan {}` still running after 30 s", path.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_a_device_is_refused_without_reading_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("m.toml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.unwrap().success(), "mkfifo failed");
+    let err = refused_quickly(&fifo);
+    assert!(
+        err.contains("must be a regular file") && err.contains("FIFO"),
+        "{err}"
+    );
+    let err = refused_quickly(Path::new("/dev/zero"));
+    assert!(
+        err.contains("must be a regular file") && err.contains("device"),
+        "{err}"
+    );
+    let err = refused_quickly(tmp.path());
+    assert!(err.contains("a directory"), "{err}");
+}
+
+#[test]
+fn a_manifest_over_the_size_cap_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let big = tmp.path().join("big.toml");
+    let cap = census::manifest::MAX_BYTES as usize;
+    std::fs::write(&big, "#".repeat(cap + 1)).unwrap();
+    let err = load(&big).unwrap_err();
+    assert!(err.message.contains("larger than 1024 KiB"), "{err}");
+    std::fs::write(&big, "#".repeat(cap)).unwrap();
+    assert!(load(&big)
+        .unwrap_err()
+        .message
+        .contains("declares no study"));
 }
 
 /// Replays the fuzz corpus (`fuzz/corpus/manifest`, committed, grown by `cargo fuzz run

@@ -2,9 +2,11 @@
 //! reference resolvable. After this, nothing downstream validates input again.
 
 use super::analysis::{Analysis, SvccaKeep};
+use super::document::{self, ReadStudy};
 use super::error::{ManifestError, Source};
-use super::raw::{RawExclude, RawManifest, RawStudy};
+use super::raw::{RawExclude, RawStudy};
 use crate::rnn::{Activation, Arch, Hyper, SearchSpace, TaskSpec};
+use std::cell::RefCell;
 use std::ops::Range;
 use toml::Spanned;
 
@@ -71,56 +73,70 @@ pub struct Probe {
     pub seed: u64,
 }
 
-/// Parses and checks a manifest. `path` is only used in messages.
+/// Parses and checks a manifest, reporting every error found. `path` is only used in messages.
 pub fn parse(path: &std::path::Path, text: &str) -> Result<Manifest, ManifestError> {
     let source = Source::new(path, text.to_string());
-    let raw = deserialize(&source)?;
-    Checker { source: &source }.manifest(raw)
+    let studies = document::read(&source)?;
+    let checker = Checker {
+        source: &source,
+        errors: RefCell::new(studies.errors),
+        quiet: RefCell::new(Vec::new()),
+    };
+    let manifest = if studies.stopped {
+        Manifest {
+            studies: Vec::new(),
+        }
+    } else {
+        checker.manifest(studies.read)
+    };
+    match ManifestError::many(checker.errors.into_inner(), studies.stopped) {
+        Some(e) => Err(e),
+        None => Ok(manifest),
+    }
 }
 
-fn deserialize(source: &Source) -> Result<RawManifest, ManifestError> {
-    let de = toml::de::Deserializer::parse(&source.text)
-        .map_err(|e| ManifestError::at(source, e.span(), "", e.message().trim()))?;
-    serde_path_to_error::deserialize::<_, RawManifest>(de).map_err(|e| {
-        // Spanned values appear in serde's path as a private field; users never wrote it.
-        let field = e
-            .path()
-            .to_string()
-            .replace(".$__serde_spanned_private_value", "");
-        let inner = e.into_inner();
-        let field = if field == "." { String::new() } else { field };
-        ManifestError::at(source, inner.span(), &field, inner.message().trim())
-    })
-}
-
+/// The semantic checks. Each records its error and goes on with the value as written, so that
+/// one run finds them all; a path `recover` cut out of a study is not checked again.
 struct Checker<'a> {
     source: &'a Source,
+    errors: RefCell<Vec<ManifestError>>,
+    /// Paths cut out of the study being checked.
+    quiet: RefCell<Vec<String>>,
 }
 
-type Check<T> = Result<T, ManifestError>;
-
 impl Checker<'_> {
-    fn err<T>(&self, span: Range<usize>, field: &str, message: impl Into<String>) -> Check<T> {
+    fn err(&self, span: Range<usize>, field: &str, message: impl Into<String>) {
+        let under = |a: &str, b: &str| {
+            a.strip_prefix(b).is_some_and(|rest| {
+                rest.is_empty() || rest.starts_with('.') || rest.starts_with('[')
+            })
+        };
+        // A value below the field may have been cut (a filter key), or the field below a cut.
+        let related = |cut: &String| under(field, cut) || under(cut, field);
+        if self.quiet.borrow().iter().any(related) {
+            return;
+        }
         let span = (span.end > 0).then_some(span);
-        Err(ManifestError::at(self.source, span, field, message))
+        let e = ManifestError::at(self.source, span, field, message);
+        self.errors.borrow_mut().push(e);
     }
 
-    fn manifest(&self, raw: RawManifest) -> Check<Manifest> {
-        if raw.study.is_empty() {
-            return self.err(
+    fn manifest(&self, read: Vec<ReadStudy>) -> Manifest {
+        if read.is_empty() && self.errors.borrow().is_empty() {
+            self.err(
                 0..0,
                 "study",
                 "the manifest declares no study: add a `[[study]]` table",
             );
         }
-        let mut studies = Vec::new();
-        for (i, s) in raw.study.into_iter().enumerate() {
-            let span = s.span();
-            let study = self.study(i, s.into_inner())?;
-            if studies.iter().any(|o: &Study| o.name == study.name) {
-                return self.err(
-                    span,
-                    &format!("study[{i}].name"),
+        let mut studies: Vec<Study> = Vec::new();
+        for s in read {
+            *self.quiet.borrow_mut() = s.cut.iter().map(|p| p.to_string()).collect();
+            let study = self.study(s.index, s.raw);
+            if studies.iter().any(|o| o.name == study.name) {
+                self.err(
+                    s.span,
+                    &format!("study[{}].name", s.index),
                     format!(
                         "a study named `{}` exists already; names must be unique",
                         study.name
@@ -129,10 +145,10 @@ impl Checker<'_> {
             }
             studies.push(study);
         }
-        Ok(Manifest { studies })
+        Manifest { studies }
     }
 
-    fn study(&self, i: usize, raw: RawStudy) -> Check<Study> {
+    fn study(&self, i: usize, raw: RawStudy) -> Study {
         let at = |f: &str| format!("study[{i}].{f}");
         let name = raw.name.get_ref().clone();
         if name.is_empty()
@@ -140,7 +156,7 @@ impl Checker<'_> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         {
-            return self.err(
+            self.err(
                 raw.name.span(),
                 &at("name"),
                 "a study name must be non-empty and use only letters, digits, `-`, `_` and `.`",
@@ -158,37 +174,37 @@ impl Checker<'_> {
             );
         }
         if let Err(m) = raw.task.get_ref().check() {
-            return self.err(raw.task.span(), &at("task"), m);
+            self.err(raw.task.span(), &at("task"), m);
         }
-        let configs = self.grid(i, &raw)?;
+        let configs = self.grid(i, &raw);
         let seeds = raw.grid.get_ref().seeds.get_ref().0.clone();
         if seeds.is_empty() {
-            return self.err(
+            self.err(
                 raw.grid.get_ref().seeds.span(),
                 &at("grid.seeds"),
                 "the seed list is empty",
             );
         }
         let t = &raw.train;
-        let positive = |v: &Spanned<u64>, f: &str| -> Check<usize> {
+        let positive = |v: &Spanned<u64>, f: &str| -> usize {
             if *v.get_ref() == 0 {
-                return self.err(v.span(), &at(f), "must be at least 1");
+                self.err(v.span(), &at(f), "must be at least 1");
             }
-            Ok(*v.get_ref() as usize)
+            *v.get_ref() as usize
         };
         let iterations = *t.iterations.get_ref() as usize;
         let hyper = Hyper {
-            lr0: self.in_range(&t.lr0, &at("train.lr0"), 0.0, f64::INFINITY, false)?,
-            decay: self.in_range(&t.decay, &at("train.decay"), 0.0, 1.0, false)?,
-            momentum: self.in_range(&t.momentum, &at("train.momentum"), 0.0, 1.0, true)?,
-            clip: self.in_range(&t.clip, &at("train.clip"), 0.0, f64::INFINITY, false)?,
+            lr0: self.in_range(&t.lr0, &at("train.lr0"), 0.0, f64::INFINITY, false),
+            decay: self.in_range(&t.decay, &at("train.decay"), 0.0, 1.0, false),
+            momentum: self.in_range(&t.momentum, &at("train.momentum"), 0.0, 1.0, true),
+            clip: self.in_range(&t.clip, &at("train.clip"), 0.0, f64::INFINITY, false),
         };
         let train = Train {
             iterations,
-            batch: positive(&t.batch, "train.batch")?,
-            decay_steps: positive(&t.decay_steps, "train.decay_steps")?,
-            log_every: positive(&t.log_every, "train.log_every")?,
-            val_trials: positive(&t.val_trials, "train.val_trials")?,
+            batch: positive(&t.batch, "train.batch"),
+            decay_steps: positive(&t.decay_steps, "train.decay_steps"),
+            log_every: positive(&t.log_every, "train.log_every"),
+            val_trials: positive(&t.val_trials, "train.val_trials"),
             val_seed: t.val_seed,
             untrained: t.untrained,
             hyper,
@@ -202,39 +218,39 @@ impl Checker<'_> {
                          f: &str,
                          zero_ok: bool,
                          hi: Option<f64>|
-             -> Check<(f64, f64)> {
+             -> (f64, f64) {
                 let (a, b) = *r.get_ref();
                 let lo_ok = if zero_ok { a >= 0.0 } else { a > 0.0 };
                 if !(a.is_finite() && b.is_finite() && lo_ok && a <= b && hi.is_none_or(|h| b <= h))
                 {
                     let low = if zero_ok { "0 <= low" } else { "0 < low" };
                     let high = hi.map_or(String::new(), |h| format!(" <= {h}"));
-                    return self.err(
+                    self.err(
                         r.span(),
                         &at(f),
                         format!("must be `[low, high]` with {low} <= high{high}, got [{a}, {b}]"),
                     );
                 }
-                Ok((a, b))
+                (a, b)
             };
             Some(Search {
                 trials: s.trials as usize,
-                iterations: positive(&s.iterations, "search.iterations")?,
+                iterations: positive(&s.iterations, "search.iterations"),
                 seed: s.seed,
                 space: SearchSpace {
-                    clip: range(&s.clip, "search.clip", false, None)?,
-                    lr0: range(&s.lr0, "search.lr0", false, None)?,
-                    decay: range(&s.decay, "search.decay", false, Some(1.0))?,
-                    momentum: range(&s.momentum, "search.momentum", true, Some(1.0))?,
+                    clip: range(&s.clip, "search.clip", false, None),
+                    lr0: range(&s.lr0, "search.lr0", false, None),
+                    decay: range(&s.decay, "search.decay", false, Some(1.0)),
+                    momentum: range(&s.momentum, "search.momentum", true, Some(1.0)),
                 },
             })
         };
         let probe = Probe {
-            trials: positive(&raw.probe.trials, "probe.trials")?,
+            trials: positive(&raw.probe.trials, "probe.trials"),
             seed: raw.probe.seed,
         };
-        let analyses = self.analyses(i, &raw.analyses)?;
-        Ok(Study {
+        let analyses = self.analyses(i, &raw.analyses);
+        Study {
             name,
             task: raw.task.into_inner(),
             configs,
@@ -244,31 +260,24 @@ impl Checker<'_> {
             probe,
             analyses,
             keep_unsolved: raw.keep_unsolved,
-        })
+        }
     }
 
-    fn in_range(
-        &self,
-        v: &Spanned<f64>,
-        field: &str,
-        lo: f64,
-        hi: f64,
-        lo_inclusive: bool,
-    ) -> Check<f64> {
+    fn in_range(&self, v: &Spanned<f64>, field: &str, lo: f64, hi: f64, lo_inclusive: bool) -> f64 {
         let x = *v.get_ref();
         let ok = x.is_finite() && (x > lo || (lo_inclusive && x == lo)) && x <= hi;
         if !ok {
             let open = if lo_inclusive { "[" } else { "(" };
-            return self.err(
+            self.err(
                 v.span(),
                 field,
                 format!("must be in {open}{lo}, {hi}], got {x}"),
             );
         }
-        Ok(x)
+        x
     }
 
-    fn grid(&self, i: usize, raw: &RawStudy) -> Check<Vec<Config>> {
+    fn grid(&self, i: usize, raw: &RawStudy) -> Vec<Config> {
         let g = raw.grid.get_ref();
         let at = |f: &str| format!("study[{i}].grid.{f}");
         let mut archs = g.arch.get_ref().clone();
@@ -282,7 +291,7 @@ impl Checker<'_> {
             (l2s.is_empty(), g.l2.span(), "l2"),
         ] {
             if empty {
-                return self.err(
+                self.err(
                     span,
                     &at(f),
                     "the list is empty: a grid axis needs at least one value",
@@ -290,14 +299,14 @@ impl Checker<'_> {
             }
         }
         if let Some(&u) = units.iter().find(|&&u| u == 0 || u > 65_536) {
-            return self.err(
+            self.err(
                 g.units.span(),
                 &at("units"),
                 format!("units must be between 1 and 65536, got {u}"),
             );
         }
         if let Some(&l) = l2s.iter().find(|l| !(l.is_finite() && **l >= 0.0)) {
-            return self.err(
+            self.err(
                 g.l2.span(),
                 &at("l2"),
                 format!("l2 must be a finite number >= 0, got {l}"),
@@ -339,28 +348,30 @@ impl Checker<'_> {
                 }
             }
         }
-        if configs.is_empty() {
+        let axes = [archs.len(), acts.len(), units.len(), l2s.len()];
+        if configs.is_empty() && !axes.contains(&0) {
             let span = g.exclude.first().map_or(raw.grid.span(), |e| e.span());
-            return self.err(
+            self.err(
                 span,
                 &at("exclude"),
                 "the exclusions remove every configuration of the grid",
             );
         }
-        Ok(configs)
+        configs
     }
 
-    fn analyses(&self, i: usize, raw: &[Spanned<Analysis>]) -> Check<Vec<Analysis>> {
+    fn analyses(&self, i: usize, raw: &[Spanned<Analysis>]) -> Vec<Analysis> {
         let mut out: Vec<Analysis> = Vec::new();
         for (j, a) in raw.iter().enumerate() {
             let field = format!("study[{i}].analysis[{j}]");
             let kind = a.get_ref().kind();
             if out.iter().any(|o| o.kind() == kind) {
-                return self.err(
+                self.err(
                     a.span(),
                     &field,
                     format!("analysis `{kind}` is declared twice in this study"),
                 );
+                continue;
             }
             let problem: Option<(&str, String)> = match a.get_ref() {
                 Analysis::Svcca(p) if !(p.variance > 0.0 && p.variance <= 1.0) => {
@@ -423,7 +434,7 @@ impl Checker<'_> {
                 _ => None,
             };
             if let Some((param, m)) = problem {
-                return self.err(a.span(), &format!("{field}.{param}"), m);
+                self.err(a.span(), &format!("{field}.{param}"), m);
             }
             out.push(a.get_ref().clone());
         }
@@ -433,14 +444,14 @@ impl Checker<'_> {
             let field = format!("study[{i}].analysis[{j}]");
             match a.get_ref().kind() {
                 "topology" if !has("fixed_points") => {
-                    return self.err(
+                    self.err(
                         a.span(),
                         &field,
                         "`topology` needs a `fixed_points` analysis in the same study",
                     );
                 }
                 k @ ("mds" | "clustering") if !distances => {
-                    return self.err(
+                    self.err(
                         a.span(),
                         &field,
                         format!(
@@ -451,7 +462,7 @@ impl Checker<'_> {
                 _ => {}
             }
         }
-        Ok(out)
+        out
     }
 }
 

@@ -1,4 +1,5 @@
 //! Manifest errors: what is wrong, where (file, line, column, field) and what would be right.
+//! One error carries the others of the same manifest, so a user fixes them all in one pass.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -11,7 +12,16 @@ pub struct ManifestError {
     /// Dotted path of the offending field, e.g. `study[0].grid.units`.
     pub field: String,
     pub message: String,
+    /// The manifest's other errors, in the order they appear in the file.
+    pub also: Vec<ManifestError>,
+    /// Errors found beyond those listed (`also` stops at `SHOWN`).
+    pub unshown: usize,
+    /// Whether the search stopped early, so that there may be more than `unshown`.
+    pub stopped: bool,
 }
+
+/// How many errors one report lists.
+pub const SHOWN: usize = 20;
 
 impl ManifestError {
     pub fn at(
@@ -27,12 +37,53 @@ impl ManifestError {
             column,
             field: field.to_string(),
             message: message.into(),
+            also: Vec::new(),
+            unshown: 0,
+            stopped: false,
         }
+    }
+
+    /// One report of several errors: the first in the file leads (errors about the whole file
+    /// first), the rest follow up to `SHOWN` in all. `stopped`: the search gave up early.
+    pub fn many(mut errors: Vec<ManifestError>, stopped: bool) -> Option<Self> {
+        errors.sort_by_key(|e| (e.line, e.column));
+        errors.dedup_by(|a, b| {
+            (a.line, a.column, &a.field, &a.message) == (b.line, b.column, &b.field, &b.message)
+        });
+        let unshown = errors.len().saturating_sub(SHOWN);
+        errors.truncate(SHOWN);
+        let mut rest = errors.into_iter();
+        let mut first = rest.next()?;
+        first.also = rest.collect();
+        first.unshown = unshown;
+        first.stopped = stopped;
+        Some(first)
+    }
+
+    /// This error and the others reported with it.
+    pub fn all(&self) -> impl Iterator<Item = &ManifestError> {
+        std::iter::once(self).chain(&self.also)
     }
 }
 
 impl fmt::Display for ManifestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.one(f)?;
+        for e in &self.also {
+            f.write_str("\n")?;
+            e.one(f)?;
+        }
+        match (self.unshown, self.stopped) {
+            (0, false) => Ok(()),
+            (0, true) => write!(f, "\n… and possibly more: fix these first"),
+            (n, false) => write!(f, "\n… and {n} more"),
+            (n, true) => write!(f, "\n… and {n} more, possibly others: fix these first"),
+        }
+    }
+}
+
+impl ManifestError {
+    fn one(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.file.display())?;
         if self.line > 0 {
             write!(f, ":{}:{}", self.line, self.column)?;

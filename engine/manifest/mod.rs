@@ -1,28 +1,33 @@
 //! The manifest: what a user declares, parsed raw (`raw`, with spans), then checked once
 //! (`check`) into the types the planner uses. A bad manifest is an error that names the file,
-//! line, column and field; nothing runs on it.
+//! line, column and field of every mistake (up to a cap); nothing runs on it.
+//!
+//! Reading goes: `file` (a regular file, size-capped) → `document` (TOML syntax, then each study
+//! read through `de`, a deserializer that knows every value's span and path, with `recover`
+//! collecting all structural errors and `suggest` offering the nearest known name) → `check`
+//! (ranges, non-empty grids, references between analyses).
 
 pub mod analysis;
 mod check;
+mod de;
+mod document;
 mod error;
+mod file;
 mod lists;
+mod path;
 mod raw;
+mod recover;
+mod suggest;
 
 pub use analysis::{
     Analysis, ClusteringParams, FixedPointParams, MdsMethod, MdsParams, SvccaKeep, SvccaParams,
     TopologyParams,
 };
 pub use check::{parse, Config, Manifest, Probe, Search, Study, Train};
-pub use error::{ManifestError, Source};
+pub use error::{ManifestError, Source, SHOWN};
+pub use file::MAX_BYTES;
 
 /// Reads and checks a manifest file.
 pub fn load(path: &std::path::Path) -> Result<Manifest, ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
-        file: path.to_path_buf(),
-        line: 0,
-        column: 0,
-        field: String::new(),
-        message: format!("cannot read the manifest: {e}"),
-    })?;
-    parse(path, &text)
+    parse(path, &file::read(path)?)
 }

@@ -7,11 +7,13 @@ use crate::rnn::{Activation, Arch, TaskSpec};
 use serde::Deserialize;
 use toml::Spanned;
 
+/// The top level. Each `[[study]]` is then read on its own as a `RawStudy`, so that one study's
+/// errors do not hide another's.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawManifest {
     #[serde(default)]
-    pub study: Vec<Spanned<RawStudy>>,
+    pub study: Vec<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -244,6 +244,8 @@ mod tests {
             reason: String::new(),
             train_loss: 0.0,
             val_loss: 0.0,
+            score: 1.0,
+            solved: true,
             hyper: None,
         }
     }
