@@ -4,6 +4,7 @@ mod caching;
 mod common;
 mod concurrency;
 mod crash;
+mod dsa;
 mod faults;
 mod interop;
 mod manifest_errors;
