@@ -39,6 +39,7 @@ fn report_draws_every_figure_of_the_smoke_manifest() {
         "smoke-flipflop-fixed-points",
         "smoke-flipflop-distances",
         "smoke-flipflop-mds-svcca",
+        "smoke-flipflop-mds-dsa",
         "smoke-flipflop-mds-topology_matched",
         "smoke-flipflop-trained-vs-untrained",
         "smoke-sine-eigenvalues",

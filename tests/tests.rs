@@ -6,6 +6,7 @@ mod common;
 mod concurrency;
 mod crash;
 mod damage;
+mod dsa;
 mod edges;
 mod faults;
 mod interop;

@@ -35,10 +35,11 @@ pub struct Alignment {
     pub c: Array2<f64>,
 }
 
-const MAX_ITER: usize = 100;
+const MAX_ITER: usize = 200;
 /// Gradient norm (of unit-norm matrices' objective) at which a start has converged.
 const GRAD_TOL: f64 = 1e-12;
 const MAX_SHIFT: f64 = 1e8;
+const INITIAL_SHIFT: f64 = 1.0;
 
 /// Angular distance between two square operators of the same size. A zero operator is at
 /// `π/2` from every other one (no shared direction), as a network without variance is for the
@@ -121,7 +122,7 @@ pub fn starts(a: &Array2<f64>, b: &Array2<f64>) -> Vec<Array2<f64>> {
 
 /// Random starts per pair: the alignment objective has many local maxima, and on trained
 /// networks' operators the structured starts alone sometimes all fall in a poor one.
-pub const RANDOM_STARTS: usize = 8;
+pub const RANDOM_STARTS: usize = 16;
 const RANDOM_SEED: u64 = 0x05a;
 
 /// Haar-like orthogonal matrix (Gram–Schmidt of a Gaussian one); `flip` negates a column.
@@ -254,7 +255,9 @@ pub fn ascend(a: &Array2<f64>, b: &Array2<f64>, mut c: Array2<f64>) -> (f64, Arr
         return (f, c);
     }
     let mut lu = LuSolver::new(n);
-    let mut shift = 0.0f64;
+    // Damped first steps follow the gradient flow from the start, as the reference's Adam
+    // does, so a start keeps its basin; the shift then falls away to pure Newton steps.
+    let mut shift = INITIAL_SHIFT;
     for _ in 0..MAX_ITER {
         let (g, h) = derivatives(a, &m);
         let gnorm = g.dot(&g).sqrt();
