@@ -14,6 +14,7 @@ const FRESH: &[(&str, usize)] = &[
     ("cka", 1),
     ("mds", 2),
     ("clustering", 2),
+    ("findings", 1),
 ];
 
 #[test]
@@ -23,7 +24,7 @@ fn fresh_apply_runs_everything_once_and_a_rerun_nothing() {
     assert_eq!(ran(&first), counts(FRESH));
     let second = apply(TINY, dir.path());
     assert!(second.ran.is_empty(), "reran {:?}", second.ran);
-    assert_eq!(second.cached, 22);
+    assert_eq!(second.cached, 23);
 }
 
 #[test]
@@ -47,7 +48,7 @@ fn editing_one_analysis_parameter_reruns_it_and_its_dependents() {
     let s = apply(&edited, dir.path());
     assert_eq!(
         ran(&s),
-        counts(&[("svcca", 1), ("mds", 1), ("clustering", 1)])
+        counts(&[("svcca", 1), ("mds", 1), ("clustering", 1), ("findings", 1)])
     );
 }
 
@@ -65,7 +66,8 @@ fn adding_a_seed_runs_only_the_new_networks_and_the_study_level_analyses() {
             ("svcca", 1),
             ("cka", 1),
             ("mds", 2),
-            ("clustering", 2)
+            ("clustering", 2),
+            ("findings", 1)
         ])
     );
 }

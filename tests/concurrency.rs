@@ -50,11 +50,11 @@ fn four_concurrent_applies_run_each_task_once() {
         assert!(out.status.success(), "{stderr}");
         total += ran(&stderr);
     }
-    // The large manifest's tasks: 12 trains, 12 probes, svcca, cka, 2 mds, 2 clustering; the small
-    // one's study-level tasks (8 networks) differ from the large one's: 6 more.
+    // The large manifest's tasks: 12 trains, 12 probes, svcca, cka, 2 mds, 2 clustering, findings;
+    // the small one's study-level tasks (8 networks) differ from the large one's: 7 more.
     assert_eq!(
         total,
-        30 + 6,
+        31 + 7,
         "every task runs exactly once across the four processes"
     );
 

@@ -108,6 +108,7 @@ fn export_replaces_the_folder_and_refuses_a_foreign_one() {
     export_with(&manifest(&with_fixed_points), &store, &out, &opts).unwrap();
     assert!(files(&out).contains(&"fixed_points.parquet".to_string()));
 
+    apply(TINY, &cache);
     export_with(&manifest(TINY), &store, &out, &opts).unwrap();
     let mut expected: Vec<String> = tables(TINY, &cache)
         .keys()

@@ -164,7 +164,7 @@ impl Checker<'_> {
         }
         // Figure files are named `<study>-<figure>-<metric>.svg`: keep them under 255 bytes.
         if name.len() > MAX_STUDY_NAME {
-            return self.err(
+            self.err(
                 raw.name.span(),
                 &at("name"),
                 format!(
@@ -324,11 +324,12 @@ impl Checker<'_> {
             .iter()
             .fold(1u128, |p, &n| p * n as u128);
         if size > MAX_CONFIGS {
-            return self.err(
+            self.err(
                 raw.grid.span(),
                 &format!("study[{i}].grid"),
                 format!("the grid has {size} configurations, more than {MAX_CONFIGS}"),
             );
+            return Vec::new();
         }
         let mut configs = Vec::new();
         for &arch in &archs {

@@ -23,14 +23,16 @@ pub struct Net {
     pub trained: bool,
     /// From `networks`; NaN when unknown.
     pub val_loss: f64,
-    /// From `networks`: the network solves its task (true when the table does not say).
-    pub solved: bool,
+    /// The study's analyses of trained networks leave it out as unsolved (`excluded`), so the
+    /// figures of trained networks do too.
+    pub set_aside: bool,
 }
 
 impl Net {
-    /// A trained network that solves its task: what the figures of trained networks show.
+    /// A trained network the study's analyses keep (it solves the task, or the study keeps
+    /// unsolved networks): what the figures of trained networks show.
     pub fn analysed(&self) -> bool {
-        self.trained && self.solved
+        self.trained && !self.set_aside
     }
 
     /// The order of every figure's networks: architecture, activation, trained first, seed.
@@ -161,6 +163,7 @@ pub fn studies(tables: &Tables) -> Result<Vec<Study>, ReportError> {
         }
         add_nets(&mut found, name, t)?;
     }
+    set_aside_unsolved(&mut found, tables)?;
     let mut out: Vec<Study> = found.into_values().collect();
     out.sort_by_key(|s| {
         let rank = TASK_ORDER
@@ -179,13 +182,10 @@ fn add_nets(found: &mut BTreeMap<String, Study>, name: &str, t: &Table) -> Resul
     let activation = col(name, t.strs("activation"))?;
     let seed = col(name, t.i64s("seed"))?;
     let trained = col(name, t.bools("trained"))?;
-    let (val_loss, solved) = if name == "networks" {
-        (
-            Some(col(name, t.opt_f64s("val_loss"))?),
-            Some(col(name, t.bools("solved"))?),
-        )
+    let val_loss = if name == "networks" {
+        Some(col(name, t.opt_f64s("val_loss"))?)
     } else {
-        (None, None)
+        None
     };
     for i in 0..t.num_rows() {
         let Some(study) = found.get_mut(&studies[i]) else {
@@ -199,13 +199,26 @@ fn add_nets(found: &mut BTreeMap<String, Study>, name: &str, t: &Table) -> Resul
             seed: seed[i],
             trained: trained[i],
             val_loss: loss,
-            solved: true,
+            set_aside: false,
         });
         if !loss.is_nan() {
             net.val_loss = loss;
         }
-        if let Some(s) = solved {
-            net.solved = s[i];
+    }
+    Ok(())
+}
+
+/// Marks the networks that `excluded` lists as unsolved.
+fn set_aside_unsolved(found: &mut BTreeMap<String, Study>, tables: &Tables) -> Result<(), ReportError> {
+    let Some(t) = table(tables, "excluded") else {
+        return Ok(());
+    };
+    let name = "excluded";
+    let (studies, ids) = (col(name, t.strs("study"))?, col(name, t.strs("network_id"))?);
+    let reasons = col(name, t.strs("reason"))?;
+    for i in (0..t.num_rows()).filter(|&i| reasons[i].starts_with("unsolved")) {
+        if let Some(net) = found.get_mut(&studies[i]).and_then(|s| s.nets.get_mut(&ids[i])) {
+            net.set_aside = true;
         }
     }
     Ok(())

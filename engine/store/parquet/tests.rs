@@ -100,6 +100,7 @@ fn every_column_type_round_trips_in_one_output() {
             ("id", "int64"),
             ("x32", "float32"),
             ("x64", "float64"),
+            ("maybe", "float64 (nullable)"),
             ("name", "string"),
             ("vec", "list<float32>")
         ]
