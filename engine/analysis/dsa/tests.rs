@@ -1,6 +1,7 @@
 use super::dmd::{self, Fit};
 use super::orthogonal::{self, angular};
-use super::wasserstein::{assignment, score};
+use super::wasserstein::score;
+use crate::analysis::topology::assignment;
 use super::*;
 use faer::c64;
 use ndarray::{array, Array2};
@@ -256,7 +257,7 @@ fn assignment_matches_brute_force() {
     for seed in 0..5 {
         let n = 5;
         let cost = gaussian(n, n, 40 + seed).mapv(f64::abs);
-        let perm = assignment(&cost);
+        let perm: Vec<usize> = assignment(cost.view()).into_iter().map(|(_, j)| j).collect();
         let total = |p: &[usize]| p.iter().enumerate().map(|(i, &j)| cost[(i, j)]).sum::<f64>();
         let mut best = f64::INFINITY;
         let mut p: Vec<usize> = (0..n).collect();

@@ -6,6 +6,7 @@
 //! It depends only on the spectra, so it ignores the eigenvectors' geometry.
 
 use crate::analysis::eig::{self, EigError};
+use crate::analysis::topology::assignment;
 use faer::c64;
 use ndarray::{Array2, ArrayView2};
 
@@ -33,66 +34,9 @@ pub fn score(x: &[c64], y: &[c64]) -> f64 {
         let d = x[i] - y[j];
         d.re * d.re + d.im * d.im
     });
-    let perm = assignment(&cost);
-    perm.iter()
-        .enumerate()
-        .map(|(i, &j)| cost[(i, j)])
+    assignment(cost.view())
+        .into_iter()
+        .map(|(i, j)| cost[(i, j)])
         .sum::<f64>()
         / n as f64
-}
-
-/// Minimum-cost perfect matching of a square cost matrix (Hungarian algorithm with
-/// potentials, `O(n³)`): `result[i]` is the column given to row `i`.
-pub fn assignment(cost: &Array2<f64>) -> Vec<usize> {
-    let n = cost.nrows();
-    // 1-based rows/columns; column 0 is the virtual start.
-    let (mut u, mut v) = (vec![0.0f64; n + 1], vec![0.0f64; n + 1]);
-    let (mut owner, mut way) = (vec![0usize; n + 1], vec![0usize; n + 1]);
-    for row in 1..=n {
-        owner[0] = row;
-        let mut j0 = 0;
-        let mut minv = vec![f64::INFINITY; n + 1];
-        let mut used = vec![false; n + 1];
-        loop {
-            used[j0] = true;
-            let i0 = owner[j0];
-            let (mut delta, mut j1) = (f64::INFINITY, 0);
-            for j in 1..=n {
-                if used[j] {
-                    continue;
-                }
-                let cur = cost[(i0 - 1, j - 1)] - u[i0] - v[j];
-                if cur < minv[j] {
-                    minv[j] = cur;
-                    way[j] = j0;
-                }
-                if minv[j] < delta {
-                    delta = minv[j];
-                    j1 = j;
-                }
-            }
-            for j in 0..=n {
-                if used[j] {
-                    u[owner[j]] += delta;
-                    v[j] -= delta;
-                } else {
-                    minv[j] -= delta;
-                }
-            }
-            j0 = j1;
-            if owner[j0] == 0 {
-                break;
-            }
-        }
-        while j0 != 0 {
-            let j1 = way[j0];
-            owner[j0] = owner[j1];
-            j0 = j1;
-        }
-    }
-    let mut result = vec![0; n];
-    for j in 1..=n {
-        result[owner[j] - 1] = j - 1;
-    }
-    result
 }
