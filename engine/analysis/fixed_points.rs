@@ -225,7 +225,16 @@ pub fn certify(
     let n = s.len();
     let mut a = Array2::zeros((n, n));
     newton_matrix(sys, s, x, &mut a);
-    let (sigma, v) = linalg::svd_values_right(a.view())?;
+    // A Jacobian whose SVD does not converge (non-finite entries, say) certifies nothing: the
+    // point is reported, uncertified, rather than failing the network.
+    let Ok((sigma, v)) = linalg::svd_values_right(a.view()) else {
+        return Ok(Certificate {
+            sigma_min: f64::NAN,
+            bound: f64::INFINITY,
+            certified: false,
+            on_continuum: false,
+        });
+    };
     let sigma_min = sigma.iter().copied().reduce(f64::min).unwrap_or(0.0);
     let bound = if sigma_min > 0.0 {
         2.0 * (2.0 * q).sqrt() / sigma_min
