@@ -235,7 +235,7 @@ fn slurm_apply_matches_local_and_reruns_only_the_changed_analysis() {
     std::fs::write(&manifest, TINY).unwrap();
 
     let (all, _) = to_run(&cluster, &manifest, &slurm_cache);
-    assert_eq!(all.len(), 22);
+    assert_eq!(all.len(), 23);
     let log = ok(
         cluster
             .census(&[
@@ -252,9 +252,9 @@ fn slurm_apply_matches_local_and_reruns_only_the_changed_analysis() {
             .unwrap(),
         "slurm apply",
     );
-    assert!(log.contains("submitted 22 tasks to Slurm"), "{log}");
+    assert!(log.contains("submitted 23 tasks to Slurm"), "{log}");
     assert!(
-        log.contains("0 cached, 22 ran, 0 failed, 0 skipped"),
+        log.contains("0 cached, 23 ran, 0 failed, 0 skipped"),
         "{log}"
     );
     ok(
@@ -292,13 +292,18 @@ fn slurm_apply_matches_local_and_reruns_only_the_changed_analysis() {
             .unwrap(),
         "slurm rerun",
     );
-    assert!(again.contains("22 cached, 0 ran"), "{again}");
+    assert!(again.contains("23 cached, 0 ran"), "{again}");
     assert_eq!(runs(&slurm_cache).len(), 1);
 
     std::fs::write(&manifest, TINY.replace("variance = 0.95", "variance = 0.9")).unwrap();
     let (changed, keys) = to_run(&cluster, &manifest, &slurm_cache);
     let expected: BTreeSet<(String, String)> =
-        [("svcca", "all"), ("mds", "svcca"), ("clustering", "svcca")]
+        [
+            ("svcca", "all"),
+            ("mds", "svcca"),
+            ("clustering", "svcca"),
+            ("findings", "all"),
+        ]
             .iter()
             .map(|(k, l)| (k.to_string(), l.to_string()))
             .collect();
@@ -319,8 +324,8 @@ fn slurm_apply_matches_local_and_reruns_only_the_changed_analysis() {
             .unwrap(),
         "slurm apply after the edit",
     );
-    assert!(log.contains("submitted 3 tasks to Slurm"), "{log}");
-    assert!(log.contains("19 cached, 3 ran, 0 failed"), "{log}");
+    assert!(log.contains("submitted 4 tasks to Slurm"), "{log}");
+    assert!(log.contains("19 cached, 4 ran, 0 failed"), "{log}");
     let second = runs(&slurm_cache).pop().unwrap();
     assert_eq!(submitted_keys(&second), keys);
     let record: serde_json::Value =
@@ -331,7 +336,7 @@ fn slurm_apply_matches_local_and_reruns_only_the_changed_analysis() {
         .iter()
         .map(|j| j["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["svcca", "clustering", "mds"]);
+    assert_eq!(kinds, ["svcca", "clustering", "mds", "findings"]);
     assert!(to_run(&cluster, &manifest, &slurm_cache).0.is_empty());
 
     ok(
@@ -393,7 +398,7 @@ fn interrupting_a_slurm_apply_cancels_its_jobs() {
             break;
         }
     }
-    assert!(log.contains("submitted 22 tasks"), "{log}");
+    assert!(log.contains("submitted 23 tasks"), "{log}");
     assert!(
         !cluster.queue().trim().is_empty(),
         "the jobs should be queued or running"
@@ -409,7 +414,7 @@ fn interrupting_a_slurm_apply_cancels_its_jobs() {
     }
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{log}");
-    assert!(log.contains("cancelled the 6 Slurm jobs"), "{log}");
+    assert!(log.contains("cancelled the 7 Slurm jobs"), "{log}");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !cluster.queue().trim().is_empty() {
         assert!(
