@@ -85,6 +85,22 @@ impl Column {
         Ok(())
     }
 
+    /// The rows at `rows`, in that order.
+    pub fn take(&self, rows: &[usize]) -> Column {
+        fn pick<T: Clone>(v: &[T], rows: &[usize]) -> Vec<T> {
+            rows.iter().map(|&i| v[i].clone()).collect()
+        }
+        match self {
+            Column::Bool(v) => Column::Bool(pick(v, rows)),
+            Column::I64(v) => Column::I64(pick(v, rows)),
+            Column::F32(v) => Column::F32(pick(v, rows)),
+            Column::F64(v) => Column::F64(pick(v, rows)),
+            Column::OptF64(v) => Column::OptF64(pick(v, rows)),
+            Column::Str(v) => Column::Str(pick(v, rows)),
+            Column::ListF32(v) => Column::ListF32(pick(v, rows)),
+        }
+    }
+
     /// A column of `n` copies of row `i` of this one.
     pub fn repeat_row(&self, i: usize, n: usize) -> Column {
         match self {
@@ -214,6 +230,32 @@ impl Table {
             })?;
         }
         Ok(())
+    }
+
+    /// This table with column `name` replaced by `column` (same length), in place.
+    pub fn replace(&self, name: &str, column: Column) -> Table {
+        let mut out = self.clone();
+        if let Some((_, c)) = out.columns.iter_mut().find(|(n, _)| n == name) {
+            *c = column;
+        }
+        out
+    }
+
+    /// Inserts `columns` (as long as this table) right after the column `after`, skipping any
+    /// this table already has.
+    pub fn insert_after(&self, after: &str, columns: Vec<(String, Column)>) -> Table {
+        let mut out = Table::new();
+        for (name, c) in &self.columns {
+            out.columns.push((name.clone(), c.clone()));
+            if name == after {
+                for (name, c) in &columns {
+                    if self.column(name).is_err() {
+                        out.columns.push((name.clone(), c.clone()));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Puts `columns` (each of one row) in front, repeated for every row: how export adds the

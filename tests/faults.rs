@@ -82,8 +82,9 @@ fn export_leaves_out_failed_tasks_and_says_which() {
     assert!(summary.skipped > 0);
 
     let out = dir.path().join("out");
-    let (written, failed) =
-        census::ops::export::export(&manifest(&text), &store, &out, false).unwrap();
+    let census::ops::export::Exported {
+        written, failed, ..
+    } = census::ops::export::export(&manifest(&text), &store, &out, false).unwrap();
     assert!(failed.iter().any(|(t, _)| t.starts_with("select ")));
     assert!(failed
         .iter()
@@ -110,19 +111,38 @@ fn unsolved_networks_are_left_out_by_default_and_kept_on_request() {
     };
     let (t, counts) = tables(&strict);
     let nets = &t["networks"];
-    let (solved, trained) = (nets.bools("solved").unwrap(), nets.bools("trained").unwrap());
+    let (solved, trained) = (
+        nets.bools("solved").unwrap(),
+        nets.bools("trained").unwrap(),
+    );
     assert!((0..nets.num_rows()).all(|i| !(trained[i] && solved[i])));
     assert!(nets.f64s("score").unwrap().iter().all(|s| s.is_finite()));
     assert_eq!(
-        counts.iter().map(|c| (c.trained, c.solved, c.unsolved)).collect::<Vec<_>>(),
+        counts
+            .iter()
+            .map(|c| (c.trained, c.solved, c.unsolved))
+            .collect::<Vec<_>>(),
         vec![(2, 0, 2), (2, 0, 2)],
         "vanilla and gru: 2 trained, none solved"
     );
     let excluded = &t["excluded"];
     let reasons = excluded.strs("reason").unwrap();
-    assert_eq!(excluded.num_rows(), 2 * 4, "svcca and cka each list the 4 trained networks");
-    assert!(reasons.iter().all(|r| r.starts_with("unsolved: task score")), "{reasons:?}");
-    assert_eq!(t["similarity"].num_rows(), 2 * 16, "the 4 untrained controls only");
+    assert_eq!(
+        excluded.num_rows(),
+        2 * 4,
+        "svcca and cka each list the 4 trained networks"
+    );
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r.starts_with("unsolved: task score")),
+        "{reasons:?}"
+    );
+    assert_eq!(
+        t["similarity"].num_rows(),
+        2 * 16,
+        "the 4 untrained controls only"
+    );
 
     let (kept, _) = tables(TINY);
     assert_eq!(kept["similarity"].num_rows(), 2 * 64, "all 8 networks");

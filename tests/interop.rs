@@ -44,8 +44,9 @@ fn exported_tables_read_back_in_pandas_and_polars() {
     apply(&text, dir.path());
     let out = dir.path().join("out");
     let store = ParquetStore::open(dir.path()).unwrap();
-    let (written, _) =
-        census::ops::export::export(&crate::common::manifest(&text), &store, &out, true).unwrap();
+    let written = census::ops::export::export(&crate::common::manifest(&text), &store, &out, true)
+        .unwrap()
+        .written;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/read_tables.py");
     let result = Command::new("python3")
         .arg(&script)

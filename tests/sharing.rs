@@ -30,13 +30,21 @@ fn ids(table: &Table, study: &str, column: &str) -> BTreeSet<String> {
 }
 
 fn rows_of(table: &Table, study: &str) -> usize {
-    table.strs("study").unwrap().iter().filter(|s| *s == study).count()
+    table
+        .strs("study")
+        .unwrap()
+        .iter()
+        .filter(|s| *s == study)
+        .count()
 }
 
 #[test]
 fn two_identical_studies_each_export_every_row() {
     let dir = tempfile::tempdir().unwrap();
-    let twins = format!("{TINY}\n{}", TINY.replace("name = \"tiny\"", "name = \"twin\""));
+    let twins = format!(
+        "{TINY}\n{}",
+        TINY.replace("name = \"tiny\"", "name = \"twin\"")
+    );
     let plan = plan_of(&manifest(&twins), &Registry::standard()).unwrap();
     let single = plan_of(&manifest(TINY), &Registry::standard()).unwrap();
     assert_eq!(plan.len(), single.len(), "shared tasks are computed once");
@@ -81,7 +89,11 @@ fn partly_shared_studies_name_only_their_own_networks() {
         .intersection(&ids(&t["networks"], "shifted", "network_id"))
         .cloned()
         .collect();
-    assert_eq!(shared.len(), 4, "seed 1 of each configuration, trained and not");
+    assert_eq!(
+        shared.len(),
+        4,
+        "seed 1 of each configuration, trained and not"
+    );
 }
 
 fn files(dir: &std::path::Path) -> Vec<String> {
@@ -116,8 +128,16 @@ fn export_replaces_the_folder_and_refuses_a_foreign_one() {
         .collect();
     expected.push(MARKER.to_string());
     expected.sort();
-    assert_eq!(files(&out), expected, "no table of the earlier export is left");
-    assert_eq!(files(dir.path()), ["cache", "results"], "no staging folder left");
+    assert_eq!(
+        files(&out),
+        expected,
+        "no table of the earlier export is left"
+    );
+    assert_eq!(
+        files(dir.path()),
+        ["cache", "results"],
+        "no staging folder left"
+    );
 
     let mine = dir.path().join("thesis");
     std::fs::create_dir(&mine).unwrap();
@@ -134,4 +154,42 @@ fn export_replaces_the_folder_and_refuses_a_foreign_one() {
     };
     export_with(&manifest(TINY), &store, &mine, &force).unwrap();
     assert_eq!(files(&mine), expected);
+}
+
+#[test]
+fn export_writes_the_complete_studies_and_lists_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let other = TINY
+        .replace("name = \"tiny\"", "name = \"other\"")
+        .replace("steps = 20", "steps = 21");
+    let both = format!("{TINY}\n{other}");
+    apply(TINY, &cache);
+    let store = ParquetStore::open(&cache).unwrap();
+    let out = dir.path().join("results");
+
+    let all = ExportOptions {
+        require_all: true,
+        ..ExportOptions::default()
+    };
+    let err = export_with(&manifest(&both), &store, &out, &all).unwrap_err();
+    assert!(matches!(err, ExportError::NotApplied { .. }), "{err}");
+    assert!(!out.exists(), "nothing written");
+
+    let exported = export_with(&manifest(&both), &store, &out, &ExportOptions::default()).unwrap();
+    let planned_other = plan_of(&manifest(&other), &Registry::standard())
+        .unwrap()
+        .len();
+    assert_eq!(exported.missing.len(), 1);
+    assert_eq!(exported.missing[0].study, "other");
+    assert_eq!(exported.missing[0].tasks, planned_other);
+    let networks = census::store::read_table_file(&out.join("networks.parquet")).unwrap();
+    assert_eq!(rows_of(&networks, "tiny"), 8);
+    assert_eq!(rows_of(&networks, "other"), 0);
+
+    let err = export_with(&manifest(&other), &store, &out, &ExportOptions::default()).unwrap_err();
+    assert!(
+        matches!(err, ExportError::NotApplied { .. }),
+        "no study complete: {err}"
+    );
 }

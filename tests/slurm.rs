@@ -297,16 +297,15 @@ fn slurm_apply_matches_local_and_reruns_only_the_changed_analysis() {
 
     std::fs::write(&manifest, TINY.replace("variance = 0.95", "variance = 0.9")).unwrap();
     let (changed, keys) = to_run(&cluster, &manifest, &slurm_cache);
-    let expected: BTreeSet<(String, String)> =
-        [
-            ("svcca", "all"),
-            ("mds", "svcca"),
-            ("clustering", "svcca"),
-            ("findings", "all"),
-        ]
-            .iter()
-            .map(|(k, l)| (k.to_string(), l.to_string()))
-            .collect();
+    let expected: BTreeSet<(String, String)> = [
+        ("svcca", "all"),
+        ("mds", "svcca"),
+        ("clustering", "svcca"),
+        ("findings", "all"),
+    ]
+    .iter()
+    .map(|(k, l)| (k.to_string(), l.to_string()))
+    .collect();
     assert_eq!(changed, expected);
     let log = ok(
         cluster

@@ -2,6 +2,7 @@
 
 mod bounds;
 mod caching;
+mod columns;
 mod common;
 mod concurrency;
 mod crash;

@@ -1,6 +1,7 @@
 //! The command line (SPEC §8): parse arguments, open the cache, call `ops`, print. The only
 //! module that reads the terminal, the environment or signals.
 
+mod eta;
 mod progress;
 
 use crate::exec::Depth;
@@ -44,6 +45,7 @@ pub struct Cli {
 enum Command {
     /// Run every task of the manifest that is not in the cache.
     Apply {
+        /// The manifest [default: experiments/default.toml]
         manifest: Option<PathBuf>,
         /// Check every byte of every cached entry first (not only sizes), and recompute the
         /// damaged ones.
@@ -54,6 +56,7 @@ enum Command {
     },
     /// Show what `apply` would run, and why, without running it.
     Plan {
+        /// The manifest [default: experiments/default.toml]
         manifest: Option<PathBuf>,
         /// One JSON document with every task's key, kind, status and reason.
         #[arg(long)]
@@ -61,6 +64,7 @@ enum Command {
     },
     /// Write the result tables as Parquet files into a folder.
     Export {
+        /// The manifest [default: experiments/default.toml]
         manifest: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
@@ -73,9 +77,14 @@ enum Command {
         /// Replace an --out folder that census did not write.
         #[arg(long)]
         force: bool,
+        /// Write nothing unless every study has run completely (by default the complete
+        /// studies are written and the others listed, with exit code 1).
+        #[arg(long)]
+        require_all: bool,
     },
     /// Draw the paper's figures from the cache: PNG and SVG files and an `index.html`.
     Report {
+        /// The manifest [default: experiments/default.toml]
         manifest: Option<PathBuf>,
         #[arg(long, default_value = "report")]
         out: PathBuf,
@@ -84,10 +93,13 @@ enum Command {
         allow_outside: bool,
     },
     /// Per kind: cached, missing and failed tasks of the manifest, with the last failures.
-    Status { manifest: Option<PathBuf> },
+    Status {
+        /// The manifest [default: experiments/default.toml]
+        manifest: Option<PathBuf>,
+    },
     /// Delete cache entries that none of the given manifests references.
     Gc {
-        #[arg(required = true)]
+        /// The manifests whose entries to keep [default: experiments/default.toml]
         manifests: Vec<PathBuf>,
         /// Only count what would be deleted.
         #[arg(long)]
@@ -139,7 +151,10 @@ fn chain(e: &anyhow::Error) -> String {
 /// mistyped `--cache` creates nothing), an error when it exists but is not a cache.
 fn open_to_read(path: &Path) -> Result<Box<dyn Store>> {
     if !path.exists() {
-        eprintln!("note: no cache at {} yet: nothing is cached", path.display());
+        eprintln!(
+            "note: no cache at {} yet: nothing is cached",
+            path.display()
+        );
         return Ok(Box::new(MemoryStore::new()));
     }
     Ok(Box::new(ParquetStore::open_existing(path)?))
@@ -211,7 +226,7 @@ fn run(cli: Cli) -> Result<i32> {
                 eprintln!("\ninterrupted: finishing nothing new, keeping every finished result (Ctrl-C again to stop at once)");
             })
             .ok();
-            let mut progress = progress::Progress::new();
+            let mut progress = progress::Progress::new(&plan, jobs);
             let summary = match &slurm {
                 None => ops::apply_plan(&plan, &store, &opts, &CANCEL, &mut progress),
                 Some(opts) => {
@@ -246,7 +261,10 @@ fn run(cli: Cli) -> Result<i32> {
                 eprintln!("  failed: {task}: {error}");
             }
             let plan = ops::plan_of(&m, &Registry::standard())?;
-            eprint!("{}", ops::population::render(&ops::population::count(&m, &plan, &store)?));
+            eprint!(
+                "{}",
+                ops::population::render(&ops::population::count(&m, &plan, &store)?)
+            );
             if let Some(error) = &summary.storage {
                 eprintln!(
                     "error: the cache {} cannot be written: {error}",
@@ -312,6 +330,7 @@ fn run(cli: Cli) -> Result<i32> {
             states,
             allow_outside,
             force,
+            require_all,
         } => {
             let m = load(manifest.as_deref())?;
             out_dir(out, *allow_outside)?;
@@ -320,9 +339,14 @@ fn run(cli: Cli) -> Result<i32> {
             let opts = ops::export::ExportOptions {
                 states: *states,
                 force: *force,
+                require_all: *require_all,
                 limits: limits(&cli, false),
             };
-            let (written, failed) = ops::export::export_with(&m, &store, out, &opts)?;
+            let ops::export::Exported {
+                written,
+                failed,
+                missing,
+            } = ops::export::export_with(&m, &store, out, &opts)?;
             for (name, rows) in &written {
                 println!(
                     "{:<20} {rows:>10} rows  {}",
@@ -339,7 +363,13 @@ fn run(cli: Cli) -> Result<i32> {
                     eprintln!("  {task}: {why}");
                 }
             }
-            Ok(0)
+            for m in &missing {
+                eprintln!(
+                    "left out study {}: {} tasks have not run (first: {}); run `census apply` to complete it",
+                    m.study, m.tasks, m.first
+                );
+            }
+            Ok(if missing.is_empty() { 0 } else { 1 })
         }
         Command::Report {
             manifest,
@@ -368,10 +398,14 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Gc { manifests, dry_run } => {
-            let ms: Vec<Manifest> = manifests
-                .iter()
-                .map(|p| load(Some(p)))
-                .collect::<Result<_>>()?;
+            let ms: Vec<Manifest> = if manifests.is_empty() {
+                vec![load(None)?]
+            } else {
+                manifests
+                    .iter()
+                    .map(|p| load(Some(p)))
+                    .collect::<Result<_>>()?
+            };
             let store = open_existing()?;
             let _exclusive = store.lock_exclusive()?;
             let (removed, kept) = ops::gc(&ms, &store, *dry_run)?;

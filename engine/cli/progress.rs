@@ -1,21 +1,36 @@
-//! Progress display: a bar with counts and ETA on a terminal, plain lines otherwise.
+//! Progress display: a bar that ticks every second with counts and the time left on a terminal,
+//! plain lines with the time left otherwise. The time left comes from `eta`.
 
+use super::eta::{duration, Eta};
 use crate::exec::{Event, Observer};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use crate::plan::{Plan, TaskNode};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The last estimate and when it was made, shared with the bar's ticking template.
+type Estimate = Arc<Mutex<(f64, Instant)>>;
 
 pub struct Progress {
     bar: Option<ProgressBar>,
     done: usize,
     total: usize,
+    eta: Eta,
+    clock: Instant,
+    estimate: Estimate,
 }
 
 impl Progress {
-    pub fn new() -> Progress {
+    /// Progress of a run of `plan` on `jobs` worker threads.
+    pub fn new(plan: &Plan, jobs: usize) -> Progress {
         Progress {
             bar: None,
             done: 0,
             total: 0,
+            eta: Eta::new(plan, jobs),
+            clock: Instant::now(),
+            estimate: Arc::new(Mutex::new((0.0, Instant::now()))),
         }
     }
 
@@ -26,16 +41,49 @@ impl Progress {
         }
     }
 
+    fn now(&self) -> f64 {
+        self.clock.elapsed().as_secs_f64()
+    }
+
+    /// Re-estimates the time left; returns it.
+    fn update(&self) -> f64 {
+        let left = self.eta.remaining(self.now());
+        if let Ok(mut e) = self.estimate.lock() {
+            *e = (left, Instant::now());
+        }
+        left
+    }
+
+    fn tick(&mut self) {
+        self.done += 1;
+        self.update();
+        if let Some(b) = &self.bar {
+            b.inc(1);
+        }
+    }
+
     pub fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
     }
-}
 
-impl Default for Progress {
-    fn default() -> Self {
-        Progress::new()
+    fn start_bar(&mut self, to_run: usize) {
+        let estimate = self.estimate.clone();
+        let left = move |_: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let (left, at) = estimate.lock().map(|e| *e).unwrap_or((0.0, Instant::now()));
+            let _ = write!(w, "{}", duration(left - at.elapsed().as_secs_f64()));
+        };
+        let bar = ProgressBar::with_draw_target(Some(to_run as u64), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} tasks, {elapsed} elapsed, about {left} left  {msg}",
+            )
+            .expect("valid template")
+            .with_key("left", left),
+        );
+        bar.enable_steady_tick(Duration::from_secs(1));
+        self.bar = Some(bar);
     }
 }
 
@@ -46,61 +94,71 @@ impl Observer for Progress {
                 total,
                 cached,
                 to_run,
+                pending,
             } => {
                 self.total = to_run;
-                eprintln!("{total} tasks: {cached} cached, {to_run} to run");
+                self.eta.start(&pending);
+                let left = self.update();
+                eprintln!(
+                    "{total} tasks: {cached} cached, {to_run} to run{}",
+                    if to_run > 0 {
+                        format!(" (about {} at first estimate)", duration(left))
+                    } else {
+                        String::new()
+                    }
+                );
                 if to_run > 0 && std::io::stderr().is_terminal() {
-                    let bar = ProgressBar::with_draw_target(
-                        Some(to_run as u64),
-                        ProgressDrawTarget::stderr(),
-                    );
-                    bar.set_style(
-                        ProgressStyle::with_template(
-                            "{bar:30} {pos}/{len} tasks, {elapsed} elapsed, ETA {eta}  {msg}",
-                        )
-                        .expect("valid template"),
-                    );
-                    self.bar = Some(bar);
+                    self.start_bar(to_run);
                 }
             }
             Event::Started { node } => {
+                self.eta.started(node.key, self.now());
+                self.update();
                 if let Some(b) = &self.bar {
-                    b.set_message(format!("{} {}", node.kind, node.label));
+                    b.set_message(name(node));
                 }
             }
             Event::Finished { node, seconds } => {
-                self.done += 1;
-                match &self.bar {
-                    Some(b) => b.inc(1),
-                    None => eprintln!(
-                        "[{}/{}] {} {} ({seconds:.1} s)",
-                        self.done, self.total, node.kind, node.label
-                    ),
+                self.eta.finished(node.key, seconds);
+                self.tick();
+                if self.bar.is_none() {
+                    let left = self.eta.remaining(self.now());
+                    eprintln!(
+                        "[{}/{}] {} ({seconds:.1} s; about {} left)",
+                        self.done,
+                        self.total,
+                        name(node),
+                        duration(left)
+                    );
                 }
             }
             Event::Failed { node, error } => {
-                self.done += 1;
-                if let Some(b) = &self.bar {
-                    b.inc(1);
-                }
-                self.line(format!("FAILED {} {}: {error}", node.kind, node.label));
+                self.eta.dropped(node.key);
+                self.tick();
+                self.line(format!("FAILED {}: {error}", name(node)));
             }
             Event::Skipped { node, because } => {
-                self.done += 1;
-                if let Some(b) = &self.bar {
-                    b.inc(1);
-                }
+                self.eta.dropped(node.key);
+                self.tick();
                 self.line(format!(
-                    "skipped {} {} (because {} {} failed)",
-                    node.kind, node.label, because.kind, because.label
+                    "skipped {} (because {} {} failed)",
+                    name(node),
+                    because.kind,
+                    because.label
                 ));
             }
             Event::Damaged { node, reason } => {
                 self.line(format!(
-                    "damaged cache entry of {} {} ({reason}): recomputing it",
-                    node.kind, node.label
+                    "damaged cache entry of {} ({reason}): recomputing it",
+                    name(node)
                 ));
             }
         }
     }
+}
+
+/// A task as progress lines name it: `flipflop: train gru-tanh-64 l2=0.0001 seed 3` (every
+/// study that shares it, joined by `+`).
+fn name(node: &TaskNode) -> String {
+    format!("{}: {} {}", node.studies.join("+"), node.kind, node.label)
 }

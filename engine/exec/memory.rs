@@ -51,7 +51,7 @@ pub fn estimate(plan: &Plan, n: NodeIndex) -> u64 {
     }
 }
 
-fn params<P: DeserializeOwned>(node: &TaskNode) -> Option<P> {
+pub(super) fn params<P: DeserializeOwned>(node: &TaskNode) -> Option<P> {
     P::deserialize(&node.params).ok()
 }
 
@@ -64,7 +64,7 @@ fn add(terms: &[u64]) -> u64 {
 }
 
 /// The network a per-network task works on: the `train` task it depends on first.
-fn net_of(plan: &Plan, n: NodeIndex) -> Option<NetSpec> {
+pub(super) fn net_of(plan: &Plan, n: NodeIndex) -> Option<NetSpec> {
     let first = *plan.deps(n).first()?;
     let node = plan.node(first);
     match node.kind {
@@ -77,12 +77,20 @@ fn weights(net: &NetSpec) -> u64 {
     let s = net.shape();
     let (n, m, k) = (s.units as u64, s.inputs as u64, s.outputs as u64);
     let gn = mul(&[net.arch.blocks() as u64, n]);
-    mul(&[F32, add(&[mul(&[n, gn]), mul(&[m, gn]), gn, mul(&[n, k]), k])])
+    mul(&[
+        F32,
+        add(&[mul(&[n, gn]), mul(&[m, gn]), gn, mul(&[n, k]), k]),
+    ])
 }
 
 /// f32 states of `trials` trials through the network.
 fn states(net: &NetSpec, trials: usize) -> u64 {
-    mul(&[F32, trials as u64, net.task.steps() as u64, net.units as u64])
+    mul(&[
+        F32,
+        trials as u64,
+        net.task.steps() as u64,
+        net.units as u64,
+    ])
 }
 
 fn training(net: &NetSpec, schedule: &Schedule) -> u64 {
@@ -136,7 +144,7 @@ fn probe_states(plan: &Plan, p: NodeIndex) -> u64 {
 }
 
 /// How many networks a study-level task compares: its inputs, or its input's inputs.
-fn networks(plan: &Plan, n: NodeIndex) -> u64 {
+pub(super) fn networks(plan: &Plan, n: NodeIndex) -> u64 {
     let deps = plan.deps(n);
     match deps.as_slice() {
         [one] => plan.deps(*one).len().max(1) as u64,

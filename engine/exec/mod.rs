@@ -1,6 +1,7 @@
 //! Execution: decide what is stale (`fresh`), then run it (`schedule`). The only place that
 //! knows about threads.
 
+pub mod cost;
 pub mod fresh;
 pub mod memory;
 mod schedule;

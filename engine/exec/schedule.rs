@@ -15,7 +15,7 @@
 //!   store's error; every entry finished before stays valid.
 
 use super::fresh::{dep_keys, freshness, Depth, Freshness, Reason};
-use crate::plan::{Plan, TaskNode};
+use crate::plan::{Key, Plan, TaskNode};
 use crate::store::{Health, Lookup, SlotRecord, Store, StoreError};
 use crate::table::Output;
 use crate::task::{Context, Registry, TaskError};
@@ -38,6 +38,8 @@ pub enum Event<'a> {
         total: usize,
         cached: usize,
         to_run: usize,
+        /// The keys of the tasks to run.
+        pending: Vec<Key>,
     },
     Started {
         node: &'a TaskNode,
@@ -153,6 +155,11 @@ pub fn run(
         total: plan.len(),
         cached: summary.cached,
         to_run,
+        pending: plan
+            .nodes()
+            .filter(|(n, _)| state[n.index()] == State::Pending)
+            .map(|(_, node)| node.key)
+            .collect(),
     });
     if to_run == 0 || summary.storage.is_some() {
         summary.seconds = started.elapsed().as_secs_f64();

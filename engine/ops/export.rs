@@ -16,8 +16,10 @@ use crate::manifest::Manifest;
 use crate::plan::{Plan, PlanError, TaskNode};
 use crate::store::{Health, Lookup, Store};
 use crate::table::{Column, Output, Table};
+use crate::task::train::NetSpec;
 use crate::task::Registry;
-use std::collections::BTreeMap;
+use petgraph::graph::NodeIndex;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// The configuration columns export puts in front of every per-network row.
@@ -92,6 +94,9 @@ fn list(entries: &[(String, String)]) -> String {
 pub struct ExportOptions {
     /// Also the probe states (large).
     pub states: bool,
+    /// Write nothing unless every study is complete (otherwise the complete studies are
+    /// written and the others listed in [`Exported::missing`]).
+    pub require_all: bool,
     /// Replace an `--out` folder that census did not write.
     pub force: bool,
     pub limits: Limits,
@@ -104,11 +109,26 @@ pub struct Collected {
     /// Tasks without a result because they, or a task they need, failed in the last `apply`
     /// (`kind label`, why). Their rows are absent; everything else is exported.
     pub failed: Vec<(String, String)>,
+    /// Studies left out because some of their tasks have not run yet.
+    pub missing: Vec<Incomplete>,
 }
 
-/// What an export wrote: each table's name and row count, and the tasks left out because they
-/// failed.
-pub type Exported = (Vec<(String, usize)>, Vec<(String, String)>);
+/// A study with tasks that have not run: how many, and the first of them (`kind label`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Incomplete {
+    pub study: String,
+    pub tasks: usize,
+    pub first: String,
+}
+
+/// What an export wrote: each table's name and row count, the tasks left out because they
+/// failed, and the studies left out because they are not complete.
+#[derive(Debug, Default)]
+pub struct Exported {
+    pub written: Vec<(String, usize)>,
+    pub failed: Vec<(String, String)>,
+    pub missing: Vec<Incomplete>,
+}
 
 /// Replaces `out` with `out/<table>.parquet` for every table, states included if asked for.
 pub fn export(
@@ -133,13 +153,22 @@ pub fn export_with(
     let registry = Registry::standard();
     let plan = super::plan_within(manifest, &registry, &opts.limits)?;
     folder::check(out, opts.force)?;
-    let Collected { tables, failed } = collect(manifest, &plan, store, opts.states)?;
+    let partial = !opts.require_all;
+    let Collected {
+        tables,
+        failed,
+        missing,
+    } = collect_studies(manifest, &plan, store, opts.states, partial)?;
     let written = tables
         .iter()
         .map(|(name, table)| (name.to_string(), table.num_rows()))
         .collect();
     folder::replace(out, &tables)?;
-    Ok((written, failed))
+    Ok(Exported {
+        written,
+        failed,
+        missing,
+    })
 }
 
 /// Gathers every exported table of a plan, rows in plan order. A task with no result is an
@@ -150,13 +179,26 @@ pub fn collect(
     store: &dyn Store,
     states: bool,
 ) -> Result<Collected, ExportError> {
+    collect_studies(manifest, plan, store, states, false)
+}
+
+/// [`collect`], but with `partial` a study whose tasks have not all run is left out and listed
+/// in [`Collected::missing`] instead of failing the whole collection (unless no study is
+/// complete).
+pub fn collect_studies(
+    manifest: &Manifest,
+    plan: &Plan,
+    store: &dyn Store,
+    states: bool,
+    partial: bool,
+) -> Result<Collected, ExportError> {
     let mut blocked = std::collections::HashSet::new();
     let mut failed = Vec::new();
     let mut never = Vec::new();
     let mut damaged = Vec::new();
     let mut unreadable = std::collections::HashSet::new();
     for (n, node) in plan.nodes() {
-        let label = format!("{} {}", node.kind, node.label);
+        let label = label_of(node);
         match store.check(&node.key) {
             Health::Present => continue,
             Health::Damaged(why) => {
@@ -175,21 +217,27 @@ pub fn collect(
                 format!("needs {} {}, which failed", dep.kind, dep.label),
             ));
         } else {
-            never.push(label);
+            never.push(n);
             continue;
         }
         blocked.insert(n);
     }
-    if let Some(first) = never.first() {
+    let missing = incomplete_studies(plan, &never);
+    let all_missing = manifest
+        .studies
+        .iter()
+        .all(|s| missing.iter().any(|m| m.study == s.name));
+    if let Some(&first) = never.first().filter(|_| !partial || all_missing) {
         return Err(ExportError::NotApplied {
             missing: never.len(),
             total: plan.len(),
-            first: first.clone(),
+            first: label_of(plan.node(first)),
         });
     }
+    let complete = |study: &String| !missing.iter().any(|m| &m.study == study);
     let mut out: BTreeMap<&'static str, Table> = BTreeMap::new();
     for (n, node) in plan.nodes() {
-        if blocked.contains(&n) || unreadable.contains(&n) {
+        if blocked.contains(&n) || unreadable.contains(&n) || !node.studies.iter().any(complete) {
             continue;
         }
         let output = match store.get(&node.key)? {
@@ -198,25 +246,50 @@ pub fn collect(
                 return Err(ExportError::NotApplied {
                     missing: 1,
                     total: plan.len(),
-                    first: format!("{} {}", node.kind, node.label),
+                    first: label_of(node),
                 })
             }
             Lookup::Corrupt(reason) => {
-                damaged.push((format!("{} {}", node.kind, node.label), reason));
+                damaged.push((label_of(node), reason));
                 continue;
             }
         };
-        for study in &node.studies {
+        for study in node.studies.iter().filter(|s| complete(s)) {
             append_rows(&mut out, manifest, node, study, &output, states)?;
         }
     }
     if !damaged.is_empty() {
         return Err(ExportError::Damaged(damaged));
     }
+    join_configs(&mut out)?;
     Ok(Collected {
         tables: out,
         failed,
+        missing,
     })
+}
+
+fn label_of(node: &TaskNode) -> String {
+    format!("{} {}", node.kind, node.label)
+}
+
+/// The studies that plan any of the `never` run tasks, in order of first appearance.
+fn incomplete_studies(plan: &Plan, never: &[NodeIndex]) -> Vec<Incomplete> {
+    let mut missing: Vec<Incomplete> = Vec::new();
+    for &n in never {
+        let node = plan.node(n);
+        for study in &node.studies {
+            match missing.iter_mut().find(|m| &m.study == study) {
+                Some(m) => m.tasks += 1,
+                None => missing.push(Incomplete {
+                    study: study.clone(),
+                    tasks: 1,
+                    first: label_of(node),
+                }),
+            }
+        }
+    }
+    missing
 }
 
 /// Appends the exported tables of one task's output, keyed for `study`.
@@ -242,6 +315,7 @@ fn append_rows(
         }
         let keyed = match (&config, export) {
             (_, "networks") => table.prepend_constant(&study_column),
+            (_, "search_trials") => search_rows(table, &trial_config(manifest, node, study)),
             (Some(c), _) => table.prepend_constant(c),
             (None, _) => table.prepend_constant(
                 &study_column
@@ -256,6 +330,116 @@ fn append_rows(
         })?;
     }
     Ok(())
+}
+
+/// The configuration a search trial ran for (`study, task, arch, activation, units, l2`, from
+/// its parameters), as one row.
+fn trial_config(manifest: &Manifest, node: &TaskNode, study: &str) -> Table {
+    let mut t = Table::new()
+        .with("study", Column::Str(vec![study.to_string()]))
+        .with("task", Column::Str(vec![task_of(manifest, study)]));
+    let net = node
+        .params
+        .get("net")
+        .cloned()
+        .map(serde_json::from_value::<NetSpec>);
+    if let Some(Ok(net)) = net {
+        t = t
+            .with("arch", Column::Str(vec![net.arch.to_string()]))
+            .with("activation", Column::Str(vec![net.activation.to_string()]))
+            .with("units", Column::I64(vec![net.units as i64]))
+            .with("l2", Column::F64(vec![net.l2]));
+    }
+    t
+}
+
+/// A search trial's rows behind its configuration, `val_loss` null where the trial diverged (as
+/// in `networks`).
+fn search_rows(trials: &Table, config: &Table) -> Table {
+    let keyed = trials.prepend_constant(config);
+    let (Ok(loss), Ok(status)) = (keyed.f64s("val_loss"), keyed.strs("status")) else {
+        return keyed;
+    };
+    let nullable = loss
+        .iter()
+        .zip(status)
+        .map(|(&l, s)| (s == "ok").then_some(l))
+        .collect();
+    keyed.replace("val_loss", Column::OptF64(nullable))
+}
+
+/// Configuration columns for the rows that name networks by id only: `embedding` and `excluded`
+/// get the network's after `network_id`, `similarity` both networks' `arch, activation, trained`
+/// (suffixed `_a`, `_b`) after `network_b`. The configurations come from `networks` (same study).
+fn join_configs(out: &mut BTreeMap<&'static str, Table>) -> Result<(), ExportError> {
+    let Some(networks) = out.get("networks").cloned() else {
+        return Ok(());
+    };
+    let row_of = index_networks(&networks)?;
+    let joins: [(&str, &[&str], &[&str]); 3] = [
+        ("embedding", &["network_id"], &CONFIG_COLUMNS[2..]),
+        ("excluded", &["network_id"], &CONFIG_COLUMNS[2..]),
+        (
+            "similarity",
+            &["network_a", "network_b"],
+            &["arch", "activation", "trained"],
+        ),
+    ];
+    for (name, ids, columns) in joins {
+        let Some(table) = out.get_mut(name) else {
+            continue;
+        };
+        let table_error = |source| ExportError::Table {
+            table: name.to_string(),
+            source,
+        };
+        let study = table.strs("study").map_err(table_error)?.to_vec();
+        let mut added = Vec::new();
+        for id_column in ids {
+            let ids = table.strs(id_column).map_err(table_error)?;
+            let rows = study
+                .iter()
+                .zip(ids)
+                .map(|(s, id)| {
+                    row_of
+                        .get(&(s.as_str(), id.as_str()))
+                        .copied()
+                        .ok_or_else(|| {
+                            table_error(crate::table::TableError::Missing(format!(
+                                "{id_column} {id} of study {s} in networks"
+                            )))
+                        })
+                })
+                .collect::<Result<Vec<usize>, _>>()?;
+            let suffix = match *id_column {
+                "network_a" => "_a",
+                "network_b" => "_b",
+                _ => "",
+            };
+            for c in columns.iter() {
+                let col = networks.column(c).map_err(table_error)?;
+                added.push((format!("{c}{suffix}"), col.take(&rows)));
+            }
+        }
+        *table = table.insert_after(ids[ids.len() - 1], added);
+    }
+    Ok(())
+}
+
+/// Row of each (study, network_id) in `networks`.
+fn index_networks(networks: &Table) -> Result<HashMap<(&str, &str), usize>, ExportError> {
+    let table_error = |source| ExportError::Table {
+        table: "networks".to_string(),
+        source,
+    };
+    let study = networks.strs("study").map_err(table_error)?;
+    let id = networks.strs("network_id").map_err(table_error)?;
+    Ok(study
+        .iter()
+        .zip(id)
+        .enumerate()
+        .map(|(i, (s, id))| ((s.as_str(), id.as_str()), i))
+        .collect())
 }
 
 fn config_columns(network: &Table, study: &str) -> Table {
@@ -275,4 +459,22 @@ fn task_of(manifest: &Manifest, study: &str) -> String {
         .find(|s| s.name == study)
         .map_or("", |s| s.task.name())
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diverged_trial_has_a_null_loss_behind_its_configuration() {
+        let trials = Table::new()
+            .with("trial", Column::I64(vec![0, 1]))
+            .with("val_loss", Column::F64(vec![0.25, 1e47]))
+            .with("status", Column::Str(vec!["ok".into(), "diverged".into()]));
+        let config = Table::new().with("arch", Column::Str(vec!["gru".into()]));
+        let rows = search_rows(&trials, &config);
+        assert_eq!(rows.strs("arch").unwrap(), ["gru", "gru"]);
+        assert_eq!(rows.opt_f64s("val_loss").unwrap(), [Some(0.25), None]);
+        assert_eq!(rows.columns()[0].0, "arch");
+    }
 }

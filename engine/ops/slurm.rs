@@ -168,6 +168,7 @@ pub fn apply(
         total: plan.len(),
         cached: summary.cached,
         to_run: stale.len(),
+        pending: stale.iter().map(|&n| plan.node(n).key).collect(),
     });
     if stale.is_empty() {
         summary.seconds = started.elapsed().as_secs_f64();
