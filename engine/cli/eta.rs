@@ -1,7 +1,7 @@
 //! The time left in a run: each task's estimated work (`exec::cost`) times the seconds per unit
-//! of work that the run's finished tasks of its kind took (of all kinds, before one of its kind
-//! has finished; a prior before any has), spread over the worker threads. Pure: the caller
-//! passes the clock.
+//! of work that the run's finished tasks of its class took (`cost::class`: training loops,
+//! untrained controls, each other kind; of all classes before one of its class has finished; a
+//! prior before any has), spread over the worker threads. Pure: the caller passes the clock.
 
 use crate::exec::cost;
 use crate::plan::{Key, Plan};
@@ -14,7 +14,7 @@ pub struct Eta {
     work: HashMap<Key, (&'static str, f64)>,
     /// Tasks not finished yet, with the time each started (if it has).
     pending: HashMap<Key, Option<f64>>,
-    /// Per kind: seconds and work of its finished tasks.
+    /// Per class: seconds and work of its finished tasks.
     learned: HashMap<&'static str, (f64, f64)>,
     jobs: f64,
 }
@@ -23,7 +23,7 @@ impl Eta {
     pub fn new(plan: &Plan, jobs: usize) -> Eta {
         let work = plan
             .nodes()
-            .map(|(n, node)| (node.key, (node.kind, cost::work(plan, n))))
+            .map(|(n, node)| (node.key, (cost::class(plan, n), cost::work(plan, n))))
             .collect();
         Eta {
             work,
@@ -130,25 +130,24 @@ kind = "cka"
     }
 
     #[test]
-    fn once_each_kind_has_finished_a_task_the_estimate_is_exact_for_work_proportional_times() {
+    fn once_each_class_has_finished_a_task_the_estimate_is_exact_for_work_proportional_times() {
         let p = plan();
         let keys: Vec<Key> = p.nodes().map(|(_, n)| n.key).collect();
         let mut eta = Eta::new(&p, 2);
         eta.start(&keys);
         // A machine where every kind takes its own fixed time per unit of work.
-        let per_kind = |kind: &str| match kind {
-            "train" => 3e-8,
+        let per_class = |class: &str| match class {
+            "training" => 3e-8,
+            "untrained" => 1e-6,
             "probe" => 5e-9,
             _ => 2e-6,
         };
-        let seconds = |n: petgraph::graph::NodeIndex| {
-            let node = p.node(n);
-            cost::work(&p, n) * per_kind(node.kind)
-        };
+        let seconds =
+            |n: petgraph::graph::NodeIndex| cost::work(&p, n) * per_class(cost::class(&p, n));
         let mut seen = std::collections::HashSet::new();
         let mut rest = Vec::new();
         for (n, node) in p.nodes() {
-            if seen.insert(node.kind) {
+            if seen.insert(cost::class(&p, n)) {
                 eta.finished(node.key, seconds(n));
             } else {
                 rest.push(n);

@@ -1,6 +1,6 @@
 //! The work a task will do, in multiply-adds estimated from its shapes, so that progress can
 //! give the time left before any task of a kind has finished (`cli::progress` learns the seconds
-//! per unit of work of each kind as the run goes). Rough by design: the constants (iterations of
+//! per unit of work of each class of task as the run goes: [`class`]). Rough by design: the constants (iterations of
 //! a fixed-point search, fixed points per network) are typical values, not bounds.
 //!
 //! - `train`, `search_trial`: forward and backward passes, `3 · iterations · batch · T` steps of
@@ -30,6 +30,22 @@ fn training(net: &NetSpec, iterations: usize, batch: usize, val_trials: usize) -
     let t = (net.task.steps() + 1) as f64;
     let trials = 3.0 * (iterations * batch) as f64 + 2.0 * val_trials as f64;
     trials * t * step(net)
+}
+
+/// Tasks whose time per unit of work is alike: a training loop is one whether it trains a
+/// network or a search trial; an untrained control is mostly the overhead of a task; every other
+/// kind is its own class.
+pub fn class(plan: &Plan, n: NodeIndex) -> &'static str {
+    let node = plan.node(n);
+    let iterations = match node.kind {
+        "train" => params::<TrainParams>(node).map(|p| p.schedule.iterations),
+        "search_trial" => params::<SearchTrialParams>(node).map(|p| p.schedule.iterations),
+        kind => return kind,
+    };
+    match iterations {
+        Some(0) => "untrained",
+        _ => "training",
+    }
 }
 
 /// Estimated multiply-adds of task `n` (at least 1).
@@ -145,6 +161,18 @@ kind = "fixed_points"
         assert_eq!(of(&p, "train", "vanilla-tanh-32 l2=0 seed 0"), expected);
         // An LSTM step is four blocks.
         assert_eq!(of(&p, "train", "lstm-tanh-32 l2=0 seed 0"), 4.0 * expected);
+    }
+
+    #[test]
+    fn training_loops_are_one_class_and_untrained_controls_another() {
+        let p = plan(8, 10);
+        let classes: std::collections::BTreeSet<(&str, &str)> = p
+            .nodes()
+            .map(|(n, node)| (node.kind, class(&p, n)))
+            .collect();
+        assert!(classes.contains(&("train", "training")));
+        assert!(classes.contains(&("train", "untrained")));
+        assert!(classes.contains(&("probe", "probe")));
     }
 
     #[test]
