@@ -104,6 +104,27 @@ fn reference(job: serde_json::Value) -> Option<Reference> {
     })
 }
 
+/// Prints how this run's matrix differs from one saved by an earlier run (`DSA_SAVE`), e.g. by
+/// the previous version of the alignment on the same population.
+fn compare(d: &Array2<f64>, path: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let rows: Vec<Vec<f64>> = serde_json::from_str(&text).unwrap();
+    let n = d.nrows();
+    assert_eq!(rows.len(), n, "{path} holds another population size");
+    let diffs: Vec<f64> = (0..n)
+        .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
+        .map(|(a, b)| d[(a, b)] - rows[a][b])
+        .collect();
+    let differ = diffs.iter().filter(|v| v.abs() > 1e-9).count();
+    let worse = diffs.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+    let better = diffs.iter().fold(f64::INFINITY, |m, &v| m.min(v));
+    println!(
+        "against {path}: {differ} of {} pairs differ by more than 1e-9 rad; \
+         largest (this − saved) {worse:.1e}, smallest {better:.1e}",
+        diffs.len()
+    );
+}
+
 fn main() {
     let (p, units, trials, steps) = (
         env("DSA_NETWORKS", 200),
@@ -144,6 +165,12 @@ fn main() {
     let pairs_s = t.elapsed().as_secs_f64();
     let pairs = (p * (p - 1) / 2) as f64;
     std::hint::black_box(&d);
+    if let Ok(path) = std::env::var("DSA_SAVE") {
+        std::fs::write(&path, json_matrix(&d).to_string()).unwrap();
+    }
+    if let Ok(path) = std::env::var("DSA_COMPARE") {
+        compare(&d, &path);
+    }
     println!(
         "census: fit {:.1} ms/network, align {:.1} µs/pair; total {fit_s:.2} s + {pairs_s:.2} s",
         fit_s / p as f64 * 1e3 * threads as f64,
