@@ -10,7 +10,9 @@
 //! (`pip install dsa-metric`; `DSA_PYTHON` names another interpreter).
 //!
 //! Sizes from the environment: `DSA_NETWORKS` (200), `DSA_UNITS` (128), `DSA_TRIALS` (64),
-//! `DSA_STEPS` (100), `DSA_RANK` (10), `DSA_DELAYS` (1), `DSA_REF_PAIRS` (6).
+//! `DSA_STEPS` (100), `DSA_RANK` (10), `DSA_DELAYS` (1), `DSA_REF_PAIRS` (6). `DSA_SAVE=FILE`
+//! writes the matrix; `DSA_COMPARE=FILE` prints how this run's differs from a saved one (how a
+//! change to the alignment moved the angles on this population).
 //! Prints the per-network and per-pair costs, the objective census reached against the
 //! reference's on the sampled pairs, the speed-up given the same threads (the reference's time
 //! divided by the thread count) and an extrapolation to 500 networks.
@@ -104,6 +106,36 @@ fn reference(job: serde_json::Value) -> Option<Reference> {
     })
 }
 
+/// User and system CPU seconds of this process so far: the cost of a phase on a shared machine,
+/// where wall time also counts other jobs' share of the cores.
+fn cpu_seconds() -> f64 {
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    secs(u.ru_utime) + secs(u.ru_stime)
+}
+
+/// Prints how this run's matrix differs from one saved by an earlier run (`DSA_SAVE`), e.g. by
+/// the previous version of the alignment on the same population.
+fn compare(d: &Array2<f64>, path: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let rows: Vec<Vec<f64>> = serde_json::from_str(&text).unwrap();
+    let n = d.nrows();
+    assert_eq!(rows.len(), n, "{path} holds another population size");
+    let diffs: Vec<f64> = (0..n)
+        .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
+        .map(|(a, b)| d[(a, b)] - rows[a][b])
+        .collect();
+    let differ = diffs.iter().filter(|v| v.abs() > 1e-9).count();
+    let worse = diffs.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+    let better = diffs.iter().fold(f64::INFINITY, |m, &v| m.min(v));
+    println!(
+        "against {path}: {differ} of {} pairs differ by more than 1e-9 rad; \
+         largest (this − saved) {worse:.1e}, smallest {better:.1e}",
+        diffs.len()
+    );
+}
+
 fn main() {
     let (p, units, trials, steps) = (
         env("DSA_NETWORKS", 200),
@@ -139,15 +171,26 @@ fn main() {
     let t = Instant::now();
     let fitted = dsa::fit_all(&views, &params).unwrap();
     let fit_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
+    let (t, cpu) = (Instant::now(), cpu_seconds());
     let d = dsa::matrix_of(&fitted, params.score);
-    let pairs_s = t.elapsed().as_secs_f64();
+    let (pairs_s, pairs_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
     let pairs = (p * (p - 1) / 2) as f64;
     std::hint::black_box(&d);
+    if let Ok(path) = std::env::var("DSA_SAVE") {
+        std::fs::write(&path, json_matrix(&d).to_string()).unwrap();
+    }
+    if let Ok(path) = std::env::var("DSA_COMPARE") {
+        compare(&d, &path);
+    }
     println!(
         "census: fit {:.1} ms/network, align {:.1} µs/pair; total {fit_s:.2} s + {pairs_s:.2} s",
         fit_s / p as f64 * 1e3 * threads as f64,
         pairs_s / pairs * 1e6 * threads as f64
+    );
+    println!(
+        "census align, CPU time: {:.1} ms/pair (load average {})",
+        pairs_cpu / pairs * 1e3,
+        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
     );
     let at500 = fit_s * 500.0 / p as f64 + pairs_s * (500.0 * 499.0 / 2.0) / pairs;
     println!("500 networks, extrapolated: {:.0} s on {threads} threads", at500);

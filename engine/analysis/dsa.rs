@@ -12,6 +12,7 @@
 //! Operators of different sizes (a rank clamped to what a network's states hold) are compared
 //! zero-padded to the larger size, as the reference's `pad_zeros` does. Everything is `f64`.
 
+pub mod dense;
 pub mod dmd;
 pub mod orthogonal;
 pub mod wasserstein;
@@ -19,7 +20,7 @@ pub mod wasserstein;
 use crate::analysis::eig::EigError;
 use crate::analysis::linalg::GeometryError;
 use dmd::{Dmd, Fit};
-use ndarray::{s, Array1, Array2, ArrayView2};
+use ndarray::{s, Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -230,35 +231,6 @@ pub fn matrix_of(fitted: &[Fitted], score: Score) -> Array2<f64> {
         d[(b, a)] = v;
     }
     d
-}
-
-/// Solves `(H + shift·I) w = g` for symmetric `H` by Cholesky; `None` unless the shifted matrix
-/// is numerically positive definite.
-pub fn cholesky_solve(h: &Array2<f64>, shift: f64, g: &Array1<f64>) -> Option<Array1<f64>> {
-    let n = h.nrows();
-    let mut l = h.clone();
-    l.diag_mut().mapv_inplace(|v| v + shift);
-    let scale = l.diag().iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    for j in 0..n {
-        let d = l[(j, j)] - (0..j).map(|k| l[(j, k)] * l[(j, k)]).sum::<f64>();
-        if !(d > 1e-13 * scale) {
-            return None;
-        }
-        let d = d.sqrt();
-        l[(j, j)] = d;
-        for i in j + 1..n {
-            let v = l[(i, j)] - (0..j).map(|k| l[(i, k)] * l[(j, k)]).sum::<f64>();
-            l[(i, j)] = v / d;
-        }
-    }
-    let mut w = g.clone();
-    for i in 0..n {
-        w[i] = (w[i] - (0..i).map(|k| l[(i, k)] * w[k]).sum::<f64>()) / l[(i, i)];
-    }
-    for i in (0..n).rev() {
-        w[i] = (w[i] - (i + 1..n).map(|k| l[(k, i)] * w[k]).sum::<f64>()) / l[(i, i)];
-    }
-    w.iter().all(|v| v.is_finite()).then_some(w)
 }
 
 #[cfg(test)]

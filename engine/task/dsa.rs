@@ -20,7 +20,7 @@ impl TaskKind for Dsa {
         "dsa"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn run(
         &self,

@@ -1,3 +1,4 @@
+use super::dense;
 use super::dmd::{self, Fit};
 use super::orthogonal::{self, angular};
 use super::wasserstein::score;
@@ -339,4 +340,68 @@ fn parameter_checks_name_the_field() {
         Some("variance")
     );
     assert_eq!(bad(|p| p.lambda = -1.0), Some("lambda"));
+}
+
+fn flat(a: &Array2<f64>) -> Vec<f64> {
+    a.iter().copied().collect()
+}
+
+fn max_abs_diff(x: &[f64], y: &[f64]) -> f64 {
+    x.iter().zip(y).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()))
+}
+
+#[test]
+fn dense_products_match_ndarray() {
+    let n = 5;
+    let (a, b) = (gaussian(n, n, 70), gaussian(n, n, 71));
+    let mut out = vec![0.0; n * n];
+    let cases: [(fn(&[f64], &[f64], &mut [f64], usize), Array2<f64>); 3] = [
+        (dense::mul, a.dot(&b)),
+        (dense::mul_bt, a.dot(&b.t())),
+        (dense::mul_at, a.t().dot(&b)),
+    ];
+    for (k, (f, want)) in cases.into_iter().enumerate() {
+        f(&flat(&a), &flat(&b), &mut out, n);
+        assert!(max_abs_diff(&out, &flat(&want)) < 1e-13, "product {k}");
+    }
+    for len in 0..11 {
+        let (x, y) = (gaussian(1, len, 72), gaussian(1, len, 73));
+        let naive: f64 = x.iter().zip(&y).map(|(p, q)| p * q).sum();
+        assert!((dense::dot(&flat(&x), &flat(&y)) - naive).abs() < 1e-13, "dot of {len}");
+    }
+}
+
+#[test]
+fn dense_cholesky_solves_shifted_systems_and_rejects_indefinite_ones() {
+    let d = 7;
+    let x = gaussian(d, d, 74);
+    let h = x.t().dot(&x);
+    let g = gaussian(1, d, 75).into_shape_with_order(d).unwrap();
+    let (mut l, mut w) = (vec![0.0; d * d], vec![0.0; d]);
+    assert!(dense::cholesky_solve(&flat(&h), 0.5, g.as_slice().unwrap(), &mut l, &mut w));
+    let shifted = &h + &(Array2::<f64>::eye(d) * 0.5);
+    let back = shifted.dot(&ndarray::Array1::from(w.clone()));
+    assert!(max_abs_diff(back.as_slice().unwrap(), g.as_slice().unwrap()) < 1e-10);
+    // eigenvalues 1 and −1: indefinite unshifted, positive definite shifted past 1
+    let indefinite = Array2::from_diag(&ndarray::arr1(&[1.0, -1.0, 2.0, 0.5, 1.0, 3.0, 1.0]));
+    let f = flat(&indefinite);
+    assert!(!dense::cholesky_solve(&f, 0.0, g.as_slice().unwrap(), &mut l, &mut w));
+    assert!(dense::cholesky_solve(&f, 2.0, g.as_slice().unwrap(), &mut l, &mut w));
+    assert!((w[1] - g[1] / 1.0).abs() < 1e-14 && (w[2] - g[2] / 4.0).abs() < 1e-14);
+}
+
+#[test]
+fn dense_solve_inverts_and_rejects_singular_systems() {
+    let n = 6;
+    let (a, x) = (gaussian(n, n, 76), gaussian(n, n, 77));
+    let (mut lhs, mut rhs) = (flat(&a), flat(&a.dot(&x)));
+    assert!(dense::solve_in_place(&mut lhs, &mut rhs, n));
+    assert!(max_abs_diff(&rhs, &flat(&x)) < 1e-10);
+    let mut singular = flat(&a);
+    for j in 0..n {
+        singular[3 * n + j] = 2.0 * singular[j];
+    }
+    let mut rhs = flat(&x);
+    let ok = dense::solve_in_place(&mut singular, &mut rhs, n);
+    assert!(!ok || rhs.iter().any(|v| v.abs() > 1e10), "a singular system solved");
 }
