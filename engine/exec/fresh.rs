@@ -1,7 +1,7 @@
 //! Freshness: whether a task's entry is in the store, and if not, why it must run. Why is a value
 //! (`Reason`), never an error; an unreadable or damaged entry is simply stale.
 //!
-//! `Depth::Quick` asks the store's cheap `check` (every `plan`, `status`, `apply`);
+//! `Depth::Quick` asks the store's cheap `check_all` (every `plan`, `status`, `apply`);
 //! `Depth::Full` its `verify`, which reads every byte (`apply --verify`).
 
 use crate::plan::{Key, Plan, TaskNode};
