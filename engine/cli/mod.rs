@@ -260,7 +260,6 @@ fn run(cli: Cli) -> Result<i32> {
             for (task, error) in &summary.failed {
                 eprintln!("  failed: {task}: {error}");
             }
-            let plan = ops::plan_of(&m, &Registry::standard())?;
             eprint!(
                 "{}",
                 ops::population::render(&ops::population::count(&m, &plan, &store)?)

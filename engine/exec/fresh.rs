@@ -1,10 +1,10 @@
 //! Freshness: whether a task's entry is in the store, and if not, why it must run. Why is a value
 //! (`Reason`), never an error; an unreadable or damaged entry is simply stale.
 //!
-//! `Depth::Quick` asks the store's cheap `check` (every `plan`, `status`, `apply`);
+//! `Depth::Quick` asks the store's cheap `check_all` (every `plan`, `status`, `apply`);
 //! `Depth::Full` its `verify`, which reads every byte (`apply --verify`).
 
-use crate::plan::{Plan, TaskNode};
+use crate::plan::{Key, Plan, TaskNode};
 use crate::store::{Health, Store};
 use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
@@ -53,23 +53,32 @@ pub enum Freshness {
     Run(Reason),
 }
 
-/// Freshness of every node, in plan order (checked on rayon's pool: each check is a few file
-/// system calls, independent of the others).
+/// Freshness of every node, in plan order. The quick check goes to the store in one batch
+/// (`Store::check_all`); the full one checks entries on rayon's pool, independently.
 pub fn freshness(plan: &Plan, store: &dyn Store, depth: Depth) -> Vec<(NodeIndex, Freshness)> {
     let nodes: Vec<(NodeIndex, &TaskNode)> = plan.nodes().collect();
+    let health: Vec<Health> = match depth {
+        Depth::Quick => {
+            let keys: Vec<Key> = nodes.iter().map(|(_, node)| node.key).collect();
+            store.check_all(&keys)
+        }
+        Depth::Full => nodes
+            .par_iter()
+            .map(|(_, node)| {
+                store
+                    .verify(&node.key)
+                    .unwrap_or_else(|e| Health::Damaged(e.to_string()))
+            })
+            .collect(),
+    };
     nodes
-        .par_iter()
-        .map(|&(n, node)| (n, of(plan, n, node, store, depth)))
+        .into_par_iter()
+        .zip(health)
+        .map(|((n, node), health)| (n, of(plan, n, node, store, health)))
         .collect()
 }
 
-fn of(plan: &Plan, n: NodeIndex, node: &TaskNode, store: &dyn Store, depth: Depth) -> Freshness {
-    let health = match depth {
-        Depth::Quick => store.check(&node.key),
-        Depth::Full => store
-            .verify(&node.key)
-            .unwrap_or_else(|e| Health::Damaged(e.to_string())),
-    };
+fn of(plan: &Plan, n: NodeIndex, node: &TaskNode, store: &dyn Store, health: Health) -> Freshness {
     match health {
         Health::Present => return Freshness::Cached,
         Health::Damaged(_) => return Freshness::Run(Reason::Damaged),

@@ -16,6 +16,7 @@
 
 mod codec;
 mod durable;
+mod index;
 mod memory;
 mod parquet;
 
@@ -85,6 +86,11 @@ pub trait Store: Send + Sync {
     /// The cheap check run by `plan`, `status` and every `apply` (see the implementation for
     /// what it looks at). Removes nothing.
     fn check(&self, key: &Key) -> Health;
+    /// `check` of every key, in order (an implementation may share work between them).
+    fn check_all(&self, keys: &[Key]) -> Vec<Health> {
+        use rayon::prelude::*;
+        keys.par_iter().map(|k| self.check(k)).collect()
+    }
     /// The full check: every file of the entry read and hashed. Removes nothing.
     fn verify(&self, key: &Key) -> Result<Health, StoreError>;
     /// Whether `check` finds the entry present.
@@ -93,6 +99,16 @@ pub trait Store: Send + Sync {
     }
     /// Reads and verifies an entry.
     fn get(&self, key: &Key) -> Result<Lookup, StoreError>;
+    /// `get` of only the named tables the entry has (the others are neither read nor checked).
+    fn get_tables(&self, key: &Key, names: &[&str]) -> Result<Lookup, StoreError> {
+        Ok(match self.get(key)? {
+            Lookup::Present(mut output) => {
+                output.tables.retain(|name, _| names.contains(&name.as_str()));
+                Lookup::Present(output)
+            }
+            other => other,
+        })
+    }
     /// Writes an entry atomically. Writing a key that exists is a no-op.
     fn put(&self, key: &Key, output: &Output) -> Result<(), StoreError>;
     /// Under the key's lock, checks every byte of the entry and removes it if damaged; returns

@@ -12,6 +12,7 @@
 //! _locks/<key>                    per-key lock files (`lock_key`); never deleted
 //! _cache.lock                     cache-wide lock: `gc` exclusive, `apply` shared
 //! _slots/<blake3(slot)>.json      which key last filled a task slot
+//! _index.bin                      the quick-check index (`index`): a snapshot, never required
 //! _failures/<key>.txt             the last failure of a task
 //! ```
 //!
@@ -33,6 +34,10 @@
 //!   later; `_entry.json` is written last) is hashed as well, so a flipped byte or same-size
 //!   garbage written later is caught too. Only a change that also restores the mtime escapes it;
 //!   `verify` (`census verify`, `apply --verify`) hashes every file.
+//! - `check_all` (the batch form, used for a whole plan) gives the same answers faster: an
+//!   entry whose `_entry.json` and table files still have the size and mtime the index recorded
+//!   (tables not modified after `_entry.json`) is present after one stat per file; any other
+//!   goes through `check`, and what that learns is written back to the index.
 //! - `get` checks every file's size and blake3 hash against `_entry.json` before decoding, and
 //!   the decoded row counts after. Any mismatch, a missing file, undecodable Parquet or an
 //!   unreadable `_entry.json` removes the entry and returns `Lookup::Corrupt(reason)`.
@@ -50,6 +55,7 @@ use std::io::{self, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::codec::{decode, encode};
@@ -57,6 +63,7 @@ use super::durable::{
     create_dir, io_error, lock, lock_new, sync_dir, try_lock, unique, write_atomic, HashingWriter,
     LockGuard, Mode,
 };
+use super::index::{self, Record, Records, Stamp, INDEX_FILE};
 use super::{Health, KeyLock, Lookup, SlotRecord, Store, StoreError};
 use crate::plan::Key;
 use crate::table::{Output, Table};
@@ -110,6 +117,27 @@ fn check_table_name(name: &str) -> Result<(), String> {
              with `.` or `_`"
         ))
     }
+}
+
+/// What a quick check of one entry changes in the index.
+enum Update {
+    Keep,
+    Set(Record),
+    Drop,
+}
+
+/// The index after a check: `None` when the check changed nothing in it.
+fn updated(key_updates: impl Iterator<Item = (Key, Update)>, mut records: Records) -> Option<Records> {
+    let mut changed = false;
+    for (key, update) in key_updates {
+        match update {
+            Update::Keep => continue,
+            Update::Set(record) => records.insert(key, record),
+            Update::Drop => records.remove(&key),
+        };
+        changed = true;
+    }
+    changed.then_some(records)
 }
 
 /// Why an entry is damaged, or an I/O failure that says nothing about the entry.
@@ -199,13 +227,35 @@ impl ParquetStore {
         }
     }
 
-    fn read_entry(&self, key: &Key, dir: &Path) -> Result<Output, Damage> {
+    /// The entry's tables that `wanted` accepts, read and verified.
+    fn read_entry(
+        &self,
+        key: &Key,
+        dir: &Path,
+        wanted: &dyn Fn(&str) -> bool,
+    ) -> Result<Output, Damage> {
         let (meta, _) = read_meta(key, dir)?;
         let mut output = Output::new();
-        for t in &meta.tables {
+        for t in meta.tables.iter().filter(|t| wanted(&t.name)) {
             output.tables.insert(t.name.clone(), read_table(dir, t)?);
         }
         Ok(output)
+    }
+
+    /// `get` of the tables `wanted` accepts.
+    fn lookup(&self, key: &Key, wanted: &dyn Fn(&str) -> bool) -> Result<Lookup, StoreError> {
+        let dir = self.entry_dir(key);
+        if !dir.exists() {
+            return Ok(Lookup::Missing);
+        }
+        match self.read_entry(key, &dir, wanted) {
+            Ok(output) => Ok(Lookup::Present(output)),
+            Err(Damage::Io(e)) => Err(e),
+            Err(Damage::Corrupt(reason)) => {
+                self.discard(&dir, &format!("{key}.corrupt"))?;
+                Ok(Lookup::Corrupt(reason))
+            }
+        }
     }
 
     fn write_entry(&self, key: &Key, output: &Output, dir: &Path) -> Result<(), StoreError> {
@@ -259,12 +309,32 @@ impl ParquetStore {
     }
 
     fn health(&self, key: &Key, depth: Depth) -> Result<Health, StoreError> {
+        self.examine(key, depth).map(|(health, _)| health)
+    }
+
+    /// The entry's health, and its index record when it is present and indexable.
+    fn examine(&self, key: &Key, depth: Depth) -> Result<(Health, Option<Record>), StoreError> {
         let dir = self.entry_dir(key);
         match inspect(key, &dir, depth) {
-            Ok(()) => Ok(Health::Present),
-            Err(Damage::Corrupt(_)) if !dir.exists() => Ok(Health::Absent),
-            Err(Damage::Corrupt(reason)) => Ok(Health::Damaged(reason)),
+            Ok(record) => Ok((Health::Present, record)),
+            Err(Damage::Corrupt(_)) if !dir.exists() => Ok((Health::Absent, None)),
+            Err(Damage::Corrupt(reason)) => Ok((Health::Damaged(reason), None)),
             Err(Damage::Io(e)) => Err(e),
+        }
+    }
+
+    /// The quick check of one entry, through its index record when that still holds.
+    fn quick(&self, key: &Key, known: Option<&Record>) -> (Health, Update) {
+        if known.is_some_and(|r| r.holds(&self.entry_dir(key), ENTRY_FILE)) {
+            return (Health::Present, Update::Keep);
+        }
+        match self.examine(key, Depth::Stat) {
+            Ok((Health::Present, Some(record))) if known != Some(&record) => {
+                (Health::Present, Update::Set(record))
+            }
+            Ok((health, None)) if known.is_some() => (health, Update::Drop),
+            Ok((health, _)) => (health, Update::Keep),
+            Err(e) => (Health::Damaged(e.to_string()), Update::Keep),
         }
     }
 
@@ -293,7 +363,7 @@ impl ParquetStore {
         for name in dir_names(&trash) {
             let _ = fs::remove_dir_all(trash.join(name));
         }
-        for dir in ["_slots", "_failures"] {
+        for dir in [".", "_slots", "_failures"] {
             let dir = self.root.join(dir);
             for name in dir_names(&dir) {
                 let path = dir.join(&name);
@@ -341,11 +411,11 @@ fn file_name(path: &Path) -> String {
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
 }
 
-/// An entry's `_entry.json`, checked to describe this key's entry, and when it was written.
-fn read_meta(key: &Key, dir: &Path) -> Result<(EntryMeta, Option<SystemTime>), Damage> {
+/// An entry's `_entry.json`, checked to describe this key's entry, and its size and mtime.
+fn read_meta(key: &Key, dir: &Path) -> Result<(EntryMeta, Option<Stamp>), Damage> {
     let path = dir.join(ENTRY_FILE);
     let mut file = File::open(&path).map_err(|e| damage(&path, "open", e))?;
-    let written = file.metadata().and_then(|m| m.modified()).ok();
+    let written = file.metadata().ok().as_ref().and_then(Stamp::of);
     let mut text = Vec::new();
     file.read_to_end(&mut text)
         .map_err(|e| damage(&path, "read", e))?;
@@ -371,17 +441,20 @@ fn read_meta(key: &Key, dir: &Path) -> Result<(EntryMeta, Option<SystemTime>), D
 }
 
 /// Checks an entry's table files against its `_entry.json` without decoding them (see the
-/// module doc for what each depth looks at).
-fn inspect(key: &Key, dir: &Path, depth: Depth) -> Result<(), Damage> {
+/// module doc for what each depth looks at). A whole entry none of whose table files was
+/// modified after `_entry.json` gives its index record.
+fn inspect(key: &Key, dir: &Path, depth: Depth) -> Result<Option<Record>, Damage> {
     let (meta, written) = read_meta(key, dir)?;
+    let mut untouched = written.is_some();
     for t in &meta.tables {
         let path = dir.join(&t.file);
         let stat = fs::metadata(&path).map_err(|e| damage(&path, "stat", e))?;
         check_size(t, stat.len())?;
-        let touched = match (stat.modified(), written) {
-            (Ok(modified), Some(written)) => modified > written,
+        let touched = match (Stamp::of(&stat), written) {
+            (Some(modified), Some(written)) => modified.modified > written.modified,
             _ => true,
         };
+        untouched &= !touched;
         if depth == Depth::Hash || touched {
             let mut file = File::open(&path).map_err(|e| damage(&path, "open", e))?;
             let mut hasher = blake3::Hasher::new();
@@ -389,7 +462,10 @@ fn inspect(key: &Key, dir: &Path, depth: Depth) -> Result<(), Damage> {
             check_hash(t, &hasher.finalize())?;
         }
     }
-    Ok(())
+    Ok(written.filter(|_| untouched).map(|meta_stamp| Record {
+        meta: meta_stamp,
+        tables: meta.tables.into_iter().map(|t| (t.file, t.bytes)).collect(),
+    }))
 }
 
 /// A missing file is damage to the entry; any other I/O error is not the entry's fault.
@@ -510,23 +586,33 @@ impl Store for ParquetStore {
             .unwrap_or_else(|e| Health::Damaged(e.to_string()))
     }
 
+    /// The quick check of many entries: reads the index once, checks each entry through its
+    /// record or its `_entry.json`, and rewrites the index when it learned something (best
+    /// effort: a cache this process cannot write is still checked).
+    fn check_all(&self, keys: &[Key]) -> Vec<Health> {
+        let path = self.root.join(INDEX_FILE);
+        let known = index::load(&path);
+        let checked: Vec<(Health, Update)> = keys
+            .par_iter()
+            .map(|k| self.quick(k, known.get(k)))
+            .collect();
+        let (health, updates): (Vec<Health>, Vec<Update>) = checked.into_iter().unzip();
+        if let Some(records) = updated(keys.iter().copied().zip(updates), known) {
+            let _ = index::save(&path, &records);
+        }
+        health
+    }
+
     fn verify(&self, key: &Key) -> Result<Health, StoreError> {
         self.health(key, Depth::Hash)
     }
 
     fn get(&self, key: &Key) -> Result<Lookup, StoreError> {
-        let dir = self.entry_dir(key);
-        if !dir.exists() {
-            return Ok(Lookup::Missing);
-        }
-        match self.read_entry(key, &dir) {
-            Ok(output) => Ok(Lookup::Present(output)),
-            Err(Damage::Io(e)) => Err(e),
-            Err(Damage::Corrupt(reason)) => {
-                self.discard(&dir, &format!("{key}.corrupt"))?;
-                Ok(Lookup::Corrupt(reason))
-            }
-        }
+        self.lookup(key, &|_| true)
+    }
+
+    fn get_tables(&self, key: &Key, names: &[&str]) -> Result<Lookup, StoreError> {
+        self.lookup(key, &|name| names.contains(&name))
     }
 
     fn put(&self, key: &Key, output: &Output) -> Result<(), StoreError> {

@@ -596,3 +596,121 @@ fn decoding_damaged_bytes_never_panics() {
         "some flips must be caught by the decoder itself"
     );
 }
+
+/// The quick check of `key(1)` and `key(2)` in one batch, after a batch check indexed both and
+/// `damage` changed the cache; `key(2)` is never damaged and must stay present.
+fn checked_with_index(damage: impl FnOnce(&ParquetStore)) -> Health {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStore::open(dir.path()).unwrap();
+    store.put(&key(1), &sample()).unwrap();
+    store.put(&key(2), &sample()).unwrap();
+    let both = [key(1), key(2)];
+    assert_eq!(store.check_all(&both), [Health::Present, Health::Present]);
+    assert_eq!(index::load(&dir.path().join(INDEX_FILE)).len(), 2);
+    std::thread::sleep(Duration::from_millis(20));
+    damage(&store);
+    let health = store.check_all(&both);
+    assert_eq!(health[1], Health::Present, "a good entry was lost");
+    assert_eq!(health[0], store.check(&key(1)), "the index changed the answer");
+    assert_eq!(store.check_all(&both), health, "the rewritten index changed the answer");
+    health[0].clone()
+}
+
+fn in_entry(f: impl FnOnce(&Path)) -> impl FnOnce(&ParquetStore) {
+    move |store| f(&entry_dir(store, &key(1)))
+}
+
+#[test]
+fn an_index_never_hides_damage_the_quick_check_sees() {
+    let damaged = |h: &Health, start: &str| matches!(h, Health::Damaged(r) if r.starts_with(start));
+    let truncated = checked_with_index(in_entry(|d| {
+        let f = fs::OpenOptions::new().write(true).open(d.join("main.parquet")).unwrap();
+        f.set_len(10).unwrap();
+    }));
+    assert!(damaged(&truncated, "main.parquet has 10 bytes"), "{truncated:?}");
+    let missing = checked_with_index(in_entry(|d| fs::remove_file(d.join("odd.parquet")).unwrap()));
+    assert!(damaged(&missing, "odd.parquet is missing"), "{missing:?}");
+    let garbage = checked_with_index(in_entry(|d| {
+        let p = d.join("odd.parquet");
+        fs::write(&p, vec![7u8; fs::metadata(&p).unwrap().len() as usize]).unwrap();
+    }));
+    assert!(damaged(&garbage, "odd.parquet fails its blake3 check"), "{garbage:?}");
+    let no_meta = checked_with_index(in_entry(|d| fs::remove_file(d.join(ENTRY_FILE)).unwrap()));
+    assert!(damaged(&no_meta, "_entry.json is missing"), "{no_meta:?}");
+    let bad_meta = checked_with_index(in_entry(|d| {
+        let p = d.join(ENTRY_FILE);
+        fs::write(&p, vec![b' '; fs::metadata(&p).unwrap().len() as usize]).unwrap();
+    }));
+    assert!(damaged(&bad_meta, "_entry.json is not valid"), "{bad_meta:?}");
+    let removed = checked_with_index(|store| store.remove(&key(1)).unwrap());
+    assert_eq!(removed, Health::Absent);
+    assert_eq!(checked_with_index(|_| {}), Health::Present);
+}
+
+#[test]
+fn an_index_of_a_rewritten_entry_is_not_trusted() {
+    // The entry is replaced by one with other tables; its first table file is then cut to the
+    // size the index recorded for it, which the index alone would take for the old entry.
+    let recorded = |store: &ParquetStore| {
+        index::load(&store.root().join(INDEX_FILE))[&key(1)].tables[0].clone()
+    };
+    let health = checked_with_index(|store| {
+        let (file, bytes) = recorded(store);
+        store.remove(&key(1)).unwrap();
+        let mut other = sample();
+        other.tables.get_mut("empty").unwrap().clone_from(&every_type(3));
+        store.put(&key(1), &other).unwrap();
+        let f = fs::OpenOptions::new().write(true).open(entry_dir(store, &key(1)).join(file)).unwrap();
+        f.set_len(bytes).unwrap();
+    });
+    assert!(matches!(&health, Health::Damaged(r) if r.contains("bytes, expected")), "{health:?}");
+}
+
+#[test]
+fn a_missing_corrupt_or_foreign_index_changes_nothing_and_is_rebuilt() {
+    let other = tempfile::tempdir().unwrap();
+    let foreign = ParquetStore::open(other.path()).unwrap();
+    foreign.put(&key(1), &Output::new().with("main", every_type(2))).unwrap();
+    foreign.check_all(&[key(1)]);
+    let foreign_index = fs::read(other.path().join(INDEX_FILE)).unwrap();
+    let replace = |bytes: Option<Vec<u8>>| {
+        move |store: &ParquetStore| {
+            let path = store.root().join(INDEX_FILE);
+            fs::remove_file(&path).unwrap();
+            if let Some(bytes) = bytes {
+                fs::write(&path, bytes).unwrap();
+            }
+            let f = fs::OpenOptions::new()
+                .write(true)
+                .open(entry_dir(store, &key(1)).join("main.parquet"))
+                .unwrap();
+            f.set_len(10).unwrap();
+        }
+    };
+    let truncated = |h: Health| matches!(&h, Health::Damaged(r) if r.starts_with("main.parquet has 10"));
+    assert!(truncated(checked_with_index(replace(None))));
+    assert!(truncated(checked_with_index(replace(Some(b"censusix garbage".to_vec())))));
+    assert!(truncated(checked_with_index(replace(Some(Vec::new())))));
+    assert!(truncated(checked_with_index(replace(Some(foreign_index)))));
+    // After a damaged entry is gone and recomputed, the index holds both entries again.
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStore::open(dir.path()).unwrap();
+    store.put(&key(1), &sample()).unwrap();
+    fs::write(dir.path().join(INDEX_FILE), b"not an index").unwrap();
+    assert_eq!(store.check_all(&[key(1), key(3)]), [Health::Present, Health::Absent]);
+    assert_eq!(index::load(&dir.path().join(INDEX_FILE)).keys().collect::<Vec<_>>(), [&key(1)]);
+}
+
+#[test]
+fn get_tables_reads_only_the_named_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStore::open(dir.path()).unwrap();
+    store.put(&key(1), &sample()).unwrap();
+    fs::write(entry_dir(&store, &key(1)).join("odd.parquet"), b"x").unwrap();
+    match store.get_tables(&key(1), &["main", "absent"]).unwrap() {
+        Lookup::Present(o) => assert_eq!(o, Output::new().with("main", every_type(50))),
+        other => panic!("expected the main table, got {other:?}"),
+    }
+    assert!(matches!(store.get_tables(&key(1), &["odd"]).unwrap(), Lookup::Corrupt(_)));
+    assert!(matches!(store.get_tables(&key(1), &["main"]).unwrap(), Lookup::Missing));
+}

@@ -1,0 +1,216 @@
+//! The quick-check index (`_index.bin` in a cache folder): what the last quick check learned
+//! about each whole entry, so the next one stats files instead of opening and parsing every
+//! `_entry.json`.
+//!
+//! A record holds, for one key, the size and modification time of its `_entry.json` and the
+//! file name and byte size of each table file, as `_entry.json` recorded them. A record vouches
+//! for an entry only while every stat agrees with it: `_entry.json` of exactly that size and
+//! mtime (so the same `_entry.json`), each table file of the recorded size and not modified
+//! after `_entry.json`. Anything else (a record missing, stale, or for an entry since removed
+//! and rewritten) sends the check to `_entry.json`, which decides as before. So the index can
+//! make a check faster, never different, except for a change to `_entry.json` that keeps its
+//! size and mtime (the same blind spot as for table files; `verify` reads everything).
+//!
+//! The file is a snapshot, rewritten whole (atomically) by a check that learned something, and
+//! read once per check of a whole plan. Its layout: a header (`MAGIC`, `INDEX_FORMAT`), the
+//! records, and the blake3 hash of everything before it; a file that is short, of another
+//! format or fails its hash is ignored (every entry is then checked through `_entry.json` and a
+//! new snapshot written). Concurrent writers each rename a whole file over it: the last one
+//! wins, and a record lost that way only costs the next check time.
+
+use std::collections::HashMap;
+use std::fs::{self, Metadata};
+use std::path::Path;
+use std::time::UNIX_EPOCH;
+
+use super::durable::write_atomic;
+use super::StoreError;
+use crate::plan::Key;
+
+pub(super) const INDEX_FILE: &str = "_index.bin";
+const MAGIC: &[u8; 8] = b"censusix";
+/// Version of the index layout; an index of another version is ignored.
+const INDEX_FORMAT: u32 = 1;
+
+/// The size and modification time of a file, as a stat reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Stamp {
+    pub bytes: u64,
+    /// Nanoseconds since the Unix epoch (before it: negative).
+    pub modified: i128,
+}
+
+impl Stamp {
+    /// `None` when the platform gives no modification time.
+    pub fn of(meta: &Metadata) -> Option<Stamp> {
+        let modified = meta.modified().ok()?;
+        let nanos = match modified.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_nanos() as i128,
+            Err(e) => -(e.duration().as_nanos() as i128),
+        };
+        Some(Stamp {
+            bytes: meta.len(),
+            modified: nanos,
+        })
+    }
+}
+
+/// What the index knows about one entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Record {
+    /// The entry's `_entry.json`.
+    pub meta: Stamp,
+    /// Each table's file name and byte size, as `_entry.json` records them.
+    pub tables: Vec<(String, u64)>,
+}
+
+impl Record {
+    /// Whether the files of the entry in `dir` are still the ones this record describes (one
+    /// stat per file, nothing read).
+    pub fn holds(&self, dir: &Path, entry_file: &str) -> bool {
+        let stamp = |name: &str| fs::metadata(dir.join(name)).ok().as_ref().and_then(Stamp::of);
+        if stamp(entry_file) != Some(self.meta) {
+            return false;
+        }
+        self.tables.iter().all(|(file, bytes)| {
+            stamp(file).is_some_and(|s| s.bytes == *bytes && s.modified <= self.meta.modified)
+        })
+    }
+}
+
+/// Every record of an index file, by key.
+pub(super) type Records = HashMap<Key, Record>;
+
+/// The records of the index file at `path`; none when it is absent, damaged or of another
+/// format.
+pub(super) fn load(path: &Path) -> Records {
+    fs::read(path)
+        .ok()
+        .and_then(|bytes| decode(&bytes))
+        .unwrap_or_default()
+}
+
+/// Replaces the index file at `path` with `records`, atomically.
+pub(super) fn save(path: &Path, records: &Records) -> Result<(), StoreError> {
+    write_atomic(path, &encode(records))
+}
+
+fn encode(records: &Records) -> Vec<u8> {
+    let mut keys: Vec<&Key> = records.keys().collect();
+    keys.sort();
+    let mut out = Vec::with_capacity(64 + records.len() * 128);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&INDEX_FORMAT.to_le_bytes());
+    out.extend_from_slice(&(keys.len() as u64).to_le_bytes());
+    for key in keys {
+        let r = &records[key];
+        out.extend_from_slice(key.bytes());
+        out.extend_from_slice(&r.meta.bytes.to_le_bytes());
+        out.extend_from_slice(&r.meta.modified.to_le_bytes());
+        out.extend_from_slice(&(r.tables.len() as u32).to_le_bytes());
+        for (file, bytes) in &r.tables {
+            out.extend_from_slice(&(file.len() as u32).to_le_bytes());
+            out.extend_from_slice(file.as_bytes());
+            out.extend_from_slice(&bytes.to_le_bytes());
+        }
+    }
+    let hash = blake3::hash(&out);
+    out.extend_from_slice(hash.as_bytes());
+    out
+}
+
+fn decode(bytes: &[u8]) -> Option<Records> {
+    let (body, hash) = bytes.split_at_checked(bytes.len().checked_sub(32)?)?;
+    if blake3::hash(body).as_bytes() != hash {
+        return None;
+    }
+    let mut r = Reader(body);
+    if r.take(MAGIC.len())? != MAGIC || r.u32()? != INDEX_FORMAT {
+        return None;
+    }
+    let count = r.u64()?;
+    let mut records = Records::with_capacity(count.min(body.len() as u64 / 64) as usize);
+    for _ in 0..count {
+        let key = Key::from_bytes(r.take(32)?.try_into().ok()?);
+        let meta = Stamp {
+            bytes: r.u64()?,
+            modified: i128::from_le_bytes(r.take(16)?.try_into().ok()?),
+        };
+        let n = r.u32()?;
+        let mut tables = Vec::with_capacity(n.min(64) as usize);
+        for _ in 0..n {
+            let len = r.u32()? as usize;
+            let file = std::str::from_utf8(r.take(len)?).ok()?.to_string();
+            tables.push((file, r.u64()?));
+        }
+        records.insert(key, Record { meta, tables });
+    }
+    r.0.is_empty().then_some(records)
+}
+
+/// Reads little-endian fields off the front of a byte slice.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Records {
+        let mut records = Records::new();
+        for i in 0..3u8 {
+            records.insert(
+                Key::from_bytes([i; 32]),
+                Record {
+                    meta: Stamp {
+                        bytes: 400 + i as u64,
+                        modified: -5 + 1_700_000_000_123_456_789 * i as i128,
+                    },
+                    tables: (0..i).map(|t| (format!("t{t}.parquet"), 10 * t as u64)).collect(),
+                },
+            );
+        }
+        records
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let records = sample();
+        assert_eq!(decode(&encode(&records)), Some(records));
+        assert_eq!(decode(&encode(&Records::new())), Some(Records::new()));
+    }
+
+    #[test]
+    fn a_damaged_or_foreign_index_reads_as_empty() {
+        let good = encode(&sample());
+        for cut in [0, 1, 12, good.len() / 2, good.len() - 1] {
+            assert_eq!(decode(&good[..cut]), None, "cut at {cut}");
+        }
+        for at in [0, 9, 20, good.len() / 2, good.len() - 1] {
+            let mut bad = good.clone();
+            bad[at] ^= 0x10;
+            assert_eq!(decode(&bad), None, "flip at {at}");
+        }
+        let mut other = encode(&Records::new());
+        other[8] = 2;
+        let n = other.len() - 32;
+        let hash = blake3::hash(&other[..n]);
+        other[n..].copy_from_slice(hash.as_bytes());
+        assert_eq!(decode(&other), None, "another format");
+    }
+}
