@@ -85,7 +85,10 @@ fn reference(job: serde_json::Value) -> Option<Reference> {
     if !out.status.success() {
         eprintln!(
             "reference skipped (pip install dsa-metric): {}",
-            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
         );
         return None;
     }
@@ -190,10 +193,15 @@ fn main() {
     println!(
         "census align, CPU time: {:.1} ms/pair (load average {})",
         pairs_cpu / pairs * 1e3,
-        std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim()
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
     let at500 = fit_s * 500.0 / p as f64 + pairs_s * (500.0 * 499.0 / 2.0) / pairs;
-    println!("500 networks, extrapolated: {:.0} s on {threads} threads", at500);
+    println!(
+        "500 networks, extrapolated: {:.0} s on {threads} threads",
+        at500
+    );
 
     let sample: Vec<(usize, usize)> = (0..ref_pairs).map(|k| (k % p, (k * 7 + 1) % p)).collect();
     let job = serde_json::json!({

@@ -26,7 +26,13 @@ struct JsonOnly<'a>(&'a ParquetStore);
 impl Store for JsonOnly<'_> {
     fn check(&self, key: &Key) -> Health {
         let hex = key.hex();
-        let meta = self.0.root().join("objects").join(&hex[..2]).join(&hex).join("_entry.json");
+        let meta = self
+            .0
+            .root()
+            .join("objects")
+            .join(&hex[..2])
+            .join(&hex)
+            .join("_entry.json");
         if meta.is_file() {
             Health::Present
         } else {
@@ -87,7 +93,10 @@ fn network_entry(node: &census::plan::TaskNode) -> Output {
         solved: true,
         hyper: None,
     };
-    let weights = Table::new().with("values", Column::F32((0..4_500).map(|i| i as f32).collect()));
+    let weights = Table::new().with(
+        "values",
+        Column::F32((0..4_500).map(|i| i as f32).collect()),
+    );
     let loss = Table::new().with("loss", Column::F64(vec![0.5; 400]));
     Output::new()
         .with("network", row.to_table())
@@ -141,7 +150,11 @@ fn main() {
     let keys: Vec<_> = plan.nodes().map(|(_, n)| n.key).collect();
     let nodes: Vec<_> = plan.nodes().map(|(_, n)| n).collect();
     nodes.par_iter().for_each(|n| {
-        let output = if n.kind == "train" { network_entry(n) } else { entry.clone() };
+        let output = if n.kind == "train" {
+            network_entry(n)
+        } else {
+            entry.clone()
+        };
         store.put(&n.key, &output).unwrap()
     });
     println!(
@@ -163,7 +176,8 @@ fn main() {
         let mut times: Vec<f64> = (0..5)
             .map(|_| {
                 let t = Instant::now();
-                let s = census::ops::apply_with(&manifest, store, opts, &cancel, &mut Quiet).unwrap();
+                let s =
+                    census::ops::apply_with(&manifest, store, opts, &cancel, &mut Quiet).unwrap();
                 assert!(s.ran.is_empty() && s.cached == keys.len());
                 t.elapsed().as_secs_f64()
             })
@@ -173,12 +187,16 @@ fn main() {
         (first, median(times))
     };
     let _ = std::fs::remove_file(dir.join("_index.bin"));
-    let (_, reference) = noop(&JsonOnly(&store), &ApplyOptions { limits: Limits::default(), ..opts.clone() });
+    let (_, reference) = noop(
+        &JsonOnly(&store),
+        &ApplyOptions {
+            limits: Limits::default(),
+            ..opts.clone()
+        },
+    );
     let (first, quick) = noop(&store, &opts);
     println!("no-op apply with no index yet (checks every `_entry.json`, writes the index): {first:.3} s");
-    println!(
-        "no-op apply, reference (plan, `_entry.json` exists), median of 4: {reference:.3} s"
-    );
+    println!("no-op apply, reference (plan, `_entry.json` exists), median of 4: {reference:.3} s");
     println!(
         "no-op apply (plan, bounds, quick check of every entry), median of 4: {quick:.3} s ({:.2}x the reference)",
         quick / reference
@@ -190,7 +208,10 @@ fn main() {
             t.elapsed().as_secs_f64()
         })
         .collect();
-    println!("of which the memory bound, median of 5: {:.3} s", median(bounds));
+    println!(
+        "of which the memory bound, median of 5: {:.3} s",
+        median(bounds)
+    );
     breakdown(&manifest, &plan, &store);
     let t = Instant::now();
     let verified = census::ops::verify(&store, false).unwrap();
@@ -220,7 +241,11 @@ fn time5(mut f: impl FnMut()) -> f64 {
 
 /// Where a no-op `apply` spends its time: each stage of `ops::apply_with` timed alone, then the
 /// population count the command prints after every `apply`, then the command itself.
-fn breakdown(manifest: &census::manifest::Manifest, plan: &census::plan::Plan, store: &ParquetStore) {
+fn breakdown(
+    manifest: &census::manifest::Manifest,
+    plan: &census::plan::Plan,
+    store: &ParquetStore,
+) {
     let count = time5(|| {
         census::ops::bounds::check_count(manifest, u64::MAX).unwrap();
     });
@@ -239,7 +264,13 @@ fn breakdown(manifest: &census::manifest::Manifest, plan: &census::plan::Plan, s
     );
     let command = time5(|| {
         let status = std::process::Command::new(env!("CARGO_BIN_EXE_census"))
-            .args(["--cache", &store.root().to_string_lossy(), "--max-memory", "1000000G", "apply"])
+            .args([
+                "--cache",
+                &store.root().to_string_lossy(),
+                "--max-memory",
+                "1000000G",
+                "apply",
+            ])
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/paper.toml"))
             .stderr(std::process::Stdio::null())
             .status()

@@ -4,9 +4,11 @@
 //! Every row of a per-network table carries the configuration columns (`network_id, study,
 //! task, arch, activation, units, l2, seed, trained, solved`), so a user can group without a join;
 //! study-level tables carry `study` and `task`. A task that several studies plan (equal keys)
-//! is computed once and its rows appear under each of them. Nothing is computed here: a task
-//! that has not run is an error that says to run `apply`, and every damaged entry is named at
-//! once.
+//! is computed once and its rows appear under each of them. Rows that name networks by id only
+//! (`embedding`, `excluded`, `similarity`) get the networks' configuration joined from `networks`.
+//! Nothing is computed here: a study with a task that has not run is left out and listed (or,
+//! with `require_all` or when no study is complete, an error that says to run `apply`), and
+//! every damaged entry is named at once.
 //!
 //! The folder is replaced whole (`folder`): afterwards it holds exactly this export.
 

@@ -6,8 +6,8 @@ use crate::manifest::Manifest;
 use crate::plan::{Key, Plan, TaskNode};
 use crate::rnn::Arch;
 use crate::store::{Health, Lookup, Store, StoreError};
-use rayon::prelude::*;
 use crate::task::NetworkRow;
+use rayon::prelude::*;
 use std::fmt::Write;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,25 +23,38 @@ pub struct Count {
 
 /// The `network` row of every train task whose entry is in the cache, in plan order (read on
 /// rayon's pool; only the `network` table of each entry is read).
-fn rows<'a>(plan: &'a Plan, store: &dyn Store) -> Result<Vec<(&'a TaskNode, NetworkRow)>, StoreError> {
-    let train: Vec<&TaskNode> = plan.nodes().map(|(_, n)| n).filter(|n| n.kind == "train").collect();
+fn rows<'a>(
+    plan: &'a Plan,
+    store: &dyn Store,
+) -> Result<Vec<(&'a TaskNode, NetworkRow)>, StoreError> {
+    let train: Vec<&TaskNode> = plan
+        .nodes()
+        .map(|(_, n)| n)
+        .filter(|n| n.kind == "train")
+        .collect();
     let keys: Vec<Key> = train.iter().map(|n| n.key).collect();
     let health = store.check_all(&keys);
     let rows: Vec<Option<(&TaskNode, NetworkRow)>> = train
         .into_par_iter()
         .zip(health)
         .filter(|(_, health)| *health == Health::Present)
-        .map(|(node, _)| match store.get_tables(&node.key, &["network"])? {
-            Lookup::Present(output) => Ok(NetworkRow::of(&output).ok().map(|row| (node, row))),
-            _ => Ok(None),
-        })
+        .map(
+            |(node, _)| match store.get_tables(&node.key, &["network"])? {
+                Lookup::Present(output) => Ok(NetworkRow::of(&output).ok().map(|row| (node, row))),
+                _ => Ok(None),
+            },
+        )
         .collect::<Result<_, StoreError>>()?;
     Ok(rows.into_iter().flatten().collect())
 }
 
 /// The counts of every study and architecture with a trained network in the cache, in the
 /// manifest's study order and the architectures' order.
-pub fn count(manifest: &Manifest, plan: &Plan, store: &dyn Store) -> Result<Vec<Count>, StoreError> {
+pub fn count(
+    manifest: &Manifest,
+    plan: &Plan,
+    store: &dyn Store,
+) -> Result<Vec<Count>, StoreError> {
     let mut out: Vec<Count> = Vec::new();
     for (node, row) in rows(plan, store)? {
         if !row.trained {

@@ -68,7 +68,12 @@ impl Record {
     /// Whether the files of the entry in `dir` are still the ones this record describes (one
     /// stat per file, nothing read).
     pub fn holds(&self, dir: &Path, entry_file: &str) -> bool {
-        let stamp = |name: &str| fs::metadata(dir.join(name)).ok().as_ref().and_then(Stamp::of);
+        let stamp = |name: &str| {
+            fs::metadata(dir.join(name))
+                .ok()
+                .as_ref()
+                .and_then(Stamp::of)
+        };
         if stamp(entry_file) != Some(self.meta) {
             return false;
         }
@@ -181,7 +186,9 @@ mod tests {
                         bytes: 400 + i as u64,
                         modified: -5 + 1_700_000_000_123_456_789 * i as i128,
                     },
-                    tables: (0..i).map(|t| (format!("t{t}.parquet"), 10 * t as u64)).collect(),
+                    tables: (0..i)
+                        .map(|t| (format!("t{t}.parquet"), 10 * t as u64))
+                        .collect(),
                 },
             );
         }

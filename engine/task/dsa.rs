@@ -37,12 +37,10 @@ impl TaskKind for Dsa {
         if members.len() < 2 {
             return Ok(too_few("dsa", members, excluded));
         }
-        let usable = inputs
-            .iter()
-            .filter(|out| super::NetworkRow::of(out).is_ok_and(|r| r.usable(keep_unsolved).is_ok()));
-        let trials: Vec<usize> = usable
-            .map(trial_count)
-            .collect::<Result<_, _>>()?;
+        let usable = inputs.iter().filter(|out| {
+            super::NetworkRow::of(out).is_ok_and(|r| r.usable(keep_unsolved).is_ok())
+        });
+        let trials: Vec<usize> = usable.map(trial_count).collect::<Result<_, _>>()?;
         let trajectories: Vec<Trajectories> = xs
             .iter()
             .zip(&trials)

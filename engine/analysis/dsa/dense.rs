@@ -11,7 +11,12 @@ pub fn dot(x: &[f64], y: &[f64]) -> f64 {
     let (x, y) = (&x[..len], &y[..len]);
     let mut acc = [0.0f64; 4];
     let (xs, ys) = (x.chunks_exact(4), y.chunks_exact(4));
-    let tail: f64 = xs.remainder().iter().zip(ys.remainder()).map(|(a, b)| a * b).sum();
+    let tail: f64 = xs
+        .remainder()
+        .iter()
+        .zip(ys.remainder())
+        .map(|(a, b)| a * b)
+        .sum();
     for (a, b) in xs.zip(ys) {
         for k in 0..4 {
             acc[k] += a[k] * b[k];
@@ -63,13 +68,7 @@ pub fn similar(c: &[f64], b: &[f64], t: &mut [f64], out: &mut [f64], n: usize) {
 /// Cholesky, with `l` as scratch;
 /// `false` unless the shifted matrix is numerically positive definite (every pivot above
 /// `1e-13` of the largest diagonal entry) and `w` finite.
-pub fn cholesky_solve(
-    h: &[f64],
-    shift: f64,
-    g: &[f64],
-    l: &mut [f64],
-    w: &mut [f64],
-) -> bool {
+pub fn cholesky_solve(h: &[f64], shift: f64, g: &[f64], l: &mut [f64], w: &mut [f64]) -> bool {
     let d = g.len();
     let scale = (0..d).fold(0.0f64, |m, j| m.max((h[j * d + j] + shift).abs()));
     for j in 0..d {

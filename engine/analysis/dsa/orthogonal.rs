@@ -165,7 +165,10 @@ fn signed(
     let w = &ua.t().dot(a).dot(ua) * &ub.t().dot(b).dot(ub);
     let mut d = vec![1.0f64; n];
     let gain = |d: &[f64], i: usize| {
-        let s: f64 = (0..n).filter(|&j| j != i).map(|j| (w[(i, j)] + w[(j, i)]) * d[j]).sum();
+        let s: f64 = (0..n)
+            .filter(|&j| j != i)
+            .map(|j| (w[(i, j)] + w[(j, i)]) * d[j])
+            .sum();
         -2.0 * d[i] * s
     };
     let best_flip = |d: &[f64]| {

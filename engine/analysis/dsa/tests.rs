@@ -2,8 +2,8 @@ use super::dense;
 use super::dmd::{self, Fit};
 use super::orthogonal::{self, angular};
 use super::wasserstein::score;
-use crate::analysis::topology::assignment;
 use super::*;
+use crate::analysis::topology::assignment;
 use faer::c64;
 use ndarray::{array, Array2};
 use rand::SeedableRng;
@@ -69,7 +69,8 @@ fn derivatives_match_finite_differences() {
                 w[j] += sj * h;
                 g_of(&w)
             };
-            let fd = (at(1.0, 1.0) - at(1.0, -1.0) - at(-1.0, 1.0) + at(-1.0, -1.0)) / (4.0 * h * h);
+            let fd =
+                (at(1.0, 1.0) - at(1.0, -1.0) - at(-1.0, 1.0) + at(-1.0, -1.0)) / (4.0 * h * h);
             assert!(
                 (fd + neg_h[(i, j)]).abs() < 1e-5,
                 "hessian ({i},{j}): {fd} vs {}",
@@ -98,7 +99,10 @@ fn symmetric_operators_reach_the_trace_inequality_bound() {
     let n = 6;
     let la = [1.0, 0.7, -0.3, 0.2, 0.05, -0.9];
     let lb = [0.4, -0.8, 0.9, 0.1, 0.3, -0.2];
-    let (qa, qb) = (orthogonal_matrix(n, 7, false), orthogonal_matrix(n, 8, true));
+    let (qa, qb) = (
+        orthogonal_matrix(n, 7, false),
+        orthogonal_matrix(n, 8, true),
+    );
     let a = qa.dot(&Array2::from_diag(&ndarray::arr1(&la))).dot(&qa.t());
     let b = qb.dot(&Array2::from_diag(&ndarray::arr1(&lb))).dot(&qb.t());
     let sorted = |v: &[f64]| {
@@ -110,7 +114,12 @@ fn symmetric_operators_reach_the_trace_inequality_bound() {
     let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
     let cos = sa.iter().zip(&sb).map(|(x, y)| x * y).sum::<f64>() / (norm(&la) * norm(&lb));
     let al = angular(a.view(), b.view());
-    assert!((al.angle - cos.acos()).abs() < 1e-10, "{} vs {}", al.angle, cos.acos());
+    assert!(
+        (al.angle - cos.acos()).abs() < 1e-10,
+        "{} vs {}",
+        al.angle,
+        cos.acos()
+    );
 }
 
 #[test]
@@ -120,7 +129,11 @@ fn rotations_compare_through_both_components() {
     for (t1, t2) in [(0.3, 0.5), (0.3, -0.4), (1.0, 2.5)] {
         let al = angular(rot(t1).view(), rot(t2).view());
         let want = ((t1 - t2) as f64).cos().max((t1 + t2).cos()).acos();
-        assert!((al.angle - want).abs() < 1e-10, "{t1},{t2}: {} vs {want}", al.angle);
+        assert!(
+            (al.angle - want).abs() < 1e-10,
+            "{t1},{t2}: {} vs {want}",
+            al.angle
+        );
     }
 }
 
@@ -131,12 +144,21 @@ fn the_angle_is_symmetric_and_no_start_beats_it() {
         let (a, b) = (gaussian(n, n, 10 + seed), gaussian(n, n, 20 + seed));
         let ab = angular(a.view(), b.view());
         let ba = angular(b.view(), a.view());
-        assert!((ab.angle - ba.angle).abs() < 1e-9, "{} vs {}", ab.angle, ba.angle);
+        assert!(
+            (ab.angle - ba.angle).abs() < 1e-9,
+            "{} vs {}",
+            ab.angle,
+            ba.angle
+        );
         let (ua, ub) = (unit(a.clone()), unit(b.clone()));
         for s in 0..20 {
             let c0 = orthogonal_matrix(n, 1000 + s, s % 2 == 1);
             let (f, _) = orthogonal::ascend(&ua, &ub, c0);
-            assert!(f <= ab.cos + 1e-9, "random start {s} reached {f} > {}", ab.cos);
+            assert!(
+                f <= ab.cos + 1e-9,
+                "random start {s} reached {f} > {}",
+                ab.cos
+            );
         }
     }
 }
@@ -229,10 +251,7 @@ fn degenerate_states_are_errors_not_panics() {
     let zero = Array2::<f32>::zeros((20, 3));
     assert!(dmd::fit(0, zero.view(), 4, &p).is_err());
     let short = Array2::<f32>::from_shape_fn((12, 2), |(r, c)| (r * c) as f32);
-    let delays = Fit {
-        n_delays: 3,
-        ..p
-    };
+    let delays = Fit { n_delays: 3, ..p };
     assert_eq!(
         dmd::fit(1, short.view(), 4, &delays).unwrap_err(),
         DsaError::TooFewSteps {
@@ -258,8 +277,16 @@ fn assignment_matches_brute_force() {
     for seed in 0..5 {
         let n = 5;
         let cost = gaussian(n, n, 40 + seed).mapv(f64::abs);
-        let perm: Vec<usize> = assignment(cost.view()).into_iter().map(|(_, j)| j).collect();
-        let total = |p: &[usize]| p.iter().enumerate().map(|(i, &j)| cost[(i, j)]).sum::<f64>();
+        let perm: Vec<usize> = assignment(cost.view())
+            .into_iter()
+            .map(|(_, j)| j)
+            .collect();
+        let total = |p: &[usize]| {
+            p.iter()
+                .enumerate()
+                .map(|(i, &j)| cost[(i, j)])
+                .sum::<f64>()
+        };
         let mut best = f64::INFINITY;
         let mut p: Vec<usize> = (0..n).collect();
         permutations(&mut p, 0, &mut |q| best = best.min(total(q)));
@@ -285,7 +312,10 @@ fn wasserstein_of_spectra_pads_and_averages() {
     let y = [c64::new(0.0, 1.0), c64::new(1.0, 0.0)];
     assert_eq!(score(&x, &y), 0.0);
     // {1} against {0.5, 0.5i}: padded {1, 0}; best plan 1→0.5 (0.25), 0→0.5i (0.25).
-    let s = score(&[c64::new(1.0, 0.0)], &[c64::new(0.5, 0.0), c64::new(0.0, 0.5)]);
+    let s = score(
+        &[c64::new(1.0, 0.0)],
+        &[c64::new(0.5, 0.0), c64::new(0.0, 0.5)],
+    );
     assert!((s - 0.25).abs() < 1e-15);
 }
 
@@ -347,7 +377,9 @@ fn flat(a: &Array2<f64>) -> Vec<f64> {
 }
 
 fn max_abs_diff(x: &[f64], y: &[f64]) -> f64 {
-    x.iter().zip(y).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()))
+    x.iter()
+        .zip(y)
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()))
 }
 
 #[test]
@@ -367,7 +399,10 @@ fn dense_products_match_ndarray() {
     for len in 0..11 {
         let (x, y) = (gaussian(1, len, 72), gaussian(1, len, 73));
         let naive: f64 = x.iter().zip(&y).map(|(p, q)| p * q).sum();
-        assert!((dense::dot(&flat(&x), &flat(&y)) - naive).abs() < 1e-13, "dot of {len}");
+        assert!(
+            (dense::dot(&flat(&x), &flat(&y)) - naive).abs() < 1e-13,
+            "dot of {len}"
+        );
     }
 }
 
@@ -378,15 +413,33 @@ fn dense_cholesky_solves_shifted_systems_and_rejects_indefinite_ones() {
     let h = x.t().dot(&x);
     let g = gaussian(1, d, 75).into_shape_with_order(d).unwrap();
     let (mut l, mut w) = (vec![0.0; d * d], vec![0.0; d]);
-    assert!(dense::cholesky_solve(&flat(&h), 0.5, g.as_slice().unwrap(), &mut l, &mut w));
+    assert!(dense::cholesky_solve(
+        &flat(&h),
+        0.5,
+        g.as_slice().unwrap(),
+        &mut l,
+        &mut w
+    ));
     let shifted = &h + &(Array2::<f64>::eye(d) * 0.5);
     let back = shifted.dot(&ndarray::Array1::from(w.clone()));
     assert!(max_abs_diff(back.as_slice().unwrap(), g.as_slice().unwrap()) < 1e-10);
     // eigenvalues 1 and −1: indefinite unshifted, positive definite shifted past 1
     let indefinite = Array2::from_diag(&ndarray::arr1(&[1.0, -1.0, 2.0, 0.5, 1.0, 3.0, 1.0]));
     let f = flat(&indefinite);
-    assert!(!dense::cholesky_solve(&f, 0.0, g.as_slice().unwrap(), &mut l, &mut w));
-    assert!(dense::cholesky_solve(&f, 2.0, g.as_slice().unwrap(), &mut l, &mut w));
+    assert!(!dense::cholesky_solve(
+        &f,
+        0.0,
+        g.as_slice().unwrap(),
+        &mut l,
+        &mut w
+    ));
+    assert!(dense::cholesky_solve(
+        &f,
+        2.0,
+        g.as_slice().unwrap(),
+        &mut l,
+        &mut w
+    ));
     assert!((w[1] - g[1] / 1.0).abs() < 1e-14 && (w[2] - g[2] / 4.0).abs() < 1e-14);
 }
 
@@ -403,5 +456,8 @@ fn dense_solve_inverts_and_rejects_singular_systems() {
     }
     let mut rhs = flat(&x);
     let ok = dense::solve_in_place(&mut singular, &mut rhs, n);
-    assert!(!ok || rhs.iter().any(|v| v.abs() > 1e10), "a singular system solved");
+    assert!(
+        !ok || rhs.iter().any(|v| v.abs() > 1e10),
+        "a singular system solved"
+    );
 }

@@ -272,7 +272,9 @@ fn the_quick_check_sees_sizes_missing_files_and_later_writes() {
             .unwrap();
         f.set_len(10).unwrap();
     });
-    assert!(matches!(&truncated.0, Health::Damaged(r) if r.starts_with("main.parquet has 10 bytes")));
+    assert!(
+        matches!(&truncated.0, Health::Damaged(r) if r.starts_with("main.parquet has 10 bytes"))
+    );
     let missing = checked(|d| fs::remove_file(d.join("odd.parquet")).unwrap());
     assert_eq!(missing.0, damaged("odd.parquet is missing"));
     let garbage = checked(|d| {
@@ -319,7 +321,10 @@ fn keys_list_damaged_entries_and_remove_if_damaged_removes_only_those() {
     store.put(&key(2), &sample()).unwrap();
     fs::remove_file(entry_dir(&store, &key(1)).join("main.parquet")).unwrap();
     assert_eq!(store.keys().unwrap().len(), 2);
-    assert!(matches!(store.remove_if_damaged(&key(1)).unwrap(), Health::Damaged(_)));
+    assert!(matches!(
+        store.remove_if_damaged(&key(1)).unwrap(),
+        Health::Damaged(_)
+    ));
     assert_eq!(store.remove_if_damaged(&key(2)).unwrap(), Health::Present);
     assert_eq!(store.keys().unwrap(), vec![key(2)]);
 }
@@ -611,8 +616,16 @@ fn checked_with_index(damage: impl FnOnce(&ParquetStore)) -> Health {
     damage(&store);
     let health = store.check_all(&both);
     assert_eq!(health[1], Health::Present, "a good entry was lost");
-    assert_eq!(health[0], store.check(&key(1)), "the index changed the answer");
-    assert_eq!(store.check_all(&both), health, "the rewritten index changed the answer");
+    assert_eq!(
+        health[0],
+        store.check(&key(1)),
+        "the index changed the answer"
+    );
+    assert_eq!(
+        store.check_all(&both),
+        health,
+        "the rewritten index changed the answer"
+    );
     health[0].clone()
 }
 
@@ -624,24 +637,38 @@ fn in_entry(f: impl FnOnce(&Path)) -> impl FnOnce(&ParquetStore) {
 fn an_index_never_hides_damage_the_quick_check_sees() {
     let damaged = |h: &Health, start: &str| matches!(h, Health::Damaged(r) if r.starts_with(start));
     let truncated = checked_with_index(in_entry(|d| {
-        let f = fs::OpenOptions::new().write(true).open(d.join("main.parquet")).unwrap();
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open(d.join("main.parquet"))
+            .unwrap();
         f.set_len(10).unwrap();
     }));
-    assert!(damaged(&truncated, "main.parquet has 10 bytes"), "{truncated:?}");
-    let missing = checked_with_index(in_entry(|d| fs::remove_file(d.join("odd.parquet")).unwrap()));
+    assert!(
+        damaged(&truncated, "main.parquet has 10 bytes"),
+        "{truncated:?}"
+    );
+    let missing = checked_with_index(in_entry(|d| {
+        fs::remove_file(d.join("odd.parquet")).unwrap()
+    }));
     assert!(damaged(&missing, "odd.parquet is missing"), "{missing:?}");
     let garbage = checked_with_index(in_entry(|d| {
         let p = d.join("odd.parquet");
         fs::write(&p, vec![7u8; fs::metadata(&p).unwrap().len() as usize]).unwrap();
     }));
-    assert!(damaged(&garbage, "odd.parquet fails its blake3 check"), "{garbage:?}");
+    assert!(
+        damaged(&garbage, "odd.parquet fails its blake3 check"),
+        "{garbage:?}"
+    );
     let no_meta = checked_with_index(in_entry(|d| fs::remove_file(d.join(ENTRY_FILE)).unwrap()));
     assert!(damaged(&no_meta, "_entry.json is missing"), "{no_meta:?}");
     let bad_meta = checked_with_index(in_entry(|d| {
         let p = d.join(ENTRY_FILE);
         fs::write(&p, vec![b' '; fs::metadata(&p).unwrap().len() as usize]).unwrap();
     }));
-    assert!(damaged(&bad_meta, "_entry.json is not valid"), "{bad_meta:?}");
+    assert!(
+        damaged(&bad_meta, "_entry.json is not valid"),
+        "{bad_meta:?}"
+    );
     let removed = checked_with_index(|store| store.remove(&key(1)).unwrap());
     assert_eq!(removed, Health::Absent);
     assert_eq!(checked_with_index(|_| {}), Health::Present);
@@ -658,19 +685,31 @@ fn an_index_of_a_rewritten_entry_is_not_trusted() {
         let (file, bytes) = recorded(store);
         store.remove(&key(1)).unwrap();
         let mut other = sample();
-        other.tables.get_mut("empty").unwrap().clone_from(&every_type(3));
+        other
+            .tables
+            .get_mut("empty")
+            .unwrap()
+            .clone_from(&every_type(3));
         store.put(&key(1), &other).unwrap();
-        let f = fs::OpenOptions::new().write(true).open(entry_dir(store, &key(1)).join(file)).unwrap();
+        let f = fs::OpenOptions::new()
+            .write(true)
+            .open(entry_dir(store, &key(1)).join(file))
+            .unwrap();
         f.set_len(bytes).unwrap();
     });
-    assert!(matches!(&health, Health::Damaged(r) if r.contains("bytes, expected")), "{health:?}");
+    assert!(
+        matches!(&health, Health::Damaged(r) if r.contains("bytes, expected")),
+        "{health:?}"
+    );
 }
 
 #[test]
 fn a_missing_corrupt_or_foreign_index_changes_nothing_and_is_rebuilt() {
     let other = tempfile::tempdir().unwrap();
     let foreign = ParquetStore::open(other.path()).unwrap();
-    foreign.put(&key(1), &Output::new().with("main", every_type(2))).unwrap();
+    foreign
+        .put(&key(1), &Output::new().with("main", every_type(2)))
+        .unwrap();
     foreign.check_all(&[key(1)]);
     let foreign_index = fs::read(other.path().join(INDEX_FILE)).unwrap();
     let replace = |bytes: Option<Vec<u8>>| {
@@ -687,9 +726,12 @@ fn a_missing_corrupt_or_foreign_index_changes_nothing_and_is_rebuilt() {
             f.set_len(10).unwrap();
         }
     };
-    let truncated = |h: Health| matches!(&h, Health::Damaged(r) if r.starts_with("main.parquet has 10"));
+    let truncated =
+        |h: Health| matches!(&h, Health::Damaged(r) if r.starts_with("main.parquet has 10"));
     assert!(truncated(checked_with_index(replace(None))));
-    assert!(truncated(checked_with_index(replace(Some(b"censusix garbage".to_vec())))));
+    assert!(truncated(checked_with_index(replace(Some(
+        b"censusix garbage".to_vec()
+    )))));
     assert!(truncated(checked_with_index(replace(Some(Vec::new())))));
     assert!(truncated(checked_with_index(replace(Some(foreign_index)))));
     // After a damaged entry is gone and recomputed, the index holds both entries again.
@@ -697,8 +739,16 @@ fn a_missing_corrupt_or_foreign_index_changes_nothing_and_is_rebuilt() {
     let store = ParquetStore::open(dir.path()).unwrap();
     store.put(&key(1), &sample()).unwrap();
     fs::write(dir.path().join(INDEX_FILE), b"not an index").unwrap();
-    assert_eq!(store.check_all(&[key(1), key(3)]), [Health::Present, Health::Absent]);
-    assert_eq!(index::load(&dir.path().join(INDEX_FILE)).keys().collect::<Vec<_>>(), [&key(1)]);
+    assert_eq!(
+        store.check_all(&[key(1), key(3)]),
+        [Health::Present, Health::Absent]
+    );
+    assert_eq!(
+        index::load(&dir.path().join(INDEX_FILE))
+            .keys()
+            .collect::<Vec<_>>(),
+        [&key(1)]
+    );
 }
 
 #[test]
@@ -711,6 +761,12 @@ fn get_tables_reads_only_the_named_tables() {
         Lookup::Present(o) => assert_eq!(o, Output::new().with("main", every_type(50))),
         other => panic!("expected the main table, got {other:?}"),
     }
-    assert!(matches!(store.get_tables(&key(1), &["odd"]).unwrap(), Lookup::Corrupt(_)));
-    assert!(matches!(store.get_tables(&key(1), &["main"]).unwrap(), Lookup::Missing));
+    assert!(matches!(
+        store.get_tables(&key(1), &["odd"]).unwrap(),
+        Lookup::Corrupt(_)
+    ));
+    assert!(matches!(
+        store.get_tables(&key(1), &["main"]).unwrap(),
+        Lookup::Missing
+    ));
 }
