@@ -21,6 +21,7 @@ mod page;
 mod palette;
 mod pca;
 mod plot;
+mod svg;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

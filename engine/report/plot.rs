@@ -1,27 +1,39 @@
-//! Drawing: a `Figure` (pure data: a grid of panels, each a list of layers, and one legend row)
-//! rendered with plotters to SVG text and to PNG bytes.
+//! Drawing: a `Figure` (pure data: a grid of panels, each a list of layers, a legend row and
+//! optional colour bars) rendered with plotters to SVG text and to PNG bytes.
 //!
 //! Figures are built as data first (`figures/`), so what a figure shows is testable without
-//! pixels, and the same description draws both files. Text is rendered with the DejaVu Sans
-//! font compiled into the binary (`assets/fonts/`, registered with plotters' `ab_glyph`
-//! backend): PNGs have readable labels on a machine with no system fonts or fontconfig. SVG
-//! text names `sans-serif` and is drawn by the viewer. Output is deterministic: the same
+//! pixels, and the same description draws both files. Text uses the DejaVu Sans font compiled
+//! into the binary (`assets/fonts/`): plotters' `ab_glyph` backend rasterises it into the PNG,
+//! and `svg` writes its glyph outlines as paths, so neither file depends on the fonts of the
+//! machine that shows it. The PNG is the SVG drawn at [`PNG_SCALE`] times its size, every
+//! length (text, lines, markers, margins) scaled with it. Output is deterministic: the same
 //! figure gives the same SVG bytes and the same PNG bytes.
 
 use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, RGBAColor, RGBColor};
+
+use super::palette::sequential;
+use super::svg::SvgCanvas;
 
 pub use plotters::style::RGBColor as Rgb;
 
-static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+pub(super) static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
-/// Pixel size of one panel.
+/// Size of one panel, in SVG pixels.
 pub const PANEL_W: u32 = 340;
 pub const PANEL_H: u32 = 300;
+/// PNG pixels per SVG pixel: 3 × a 340-pixel panel is 1,020 pixels, 300 dpi at 3.4 inches.
+pub const PNG_SCALE: u32 = 3;
 const TITLE_H: u32 = 34;
 const LEGEND_ROW_H: u32 = 24;
+const LEGEND_COL_W: u32 = 150;
+/// Height of a figure's colour bar under its legend, and of a panel's under its plot.
+const BAR_H: u32 = 40;
+/// Steps of a drawn colour bar.
+const BAR_STEPS: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Marker {
@@ -29,6 +41,8 @@ pub enum Marker {
     Hollow,
     Triangle,
     Cross,
+    /// A short line: the legend entry of a `Layer::Line`.
+    Line,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -59,6 +73,26 @@ pub enum Layer {
     },
 }
 
+/// The sequential map (`palette::sequential`) from `lo` (dark) to `hi` (yellow), named.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColourBar {
+    pub label: String,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+impl ColourBar {
+    /// The colour of `v` on this bar (a degenerate range is all dark).
+    pub fn colour(&self, v: f64) -> Rgb {
+        let span = self.hi - self.lo;
+        sequential(if span > 0.0 {
+            (v - self.lo) / span
+        } else {
+            0.0
+        })
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Panel {
     pub title: String,
@@ -69,6 +103,8 @@ pub struct Panel {
     pub equal_aspect: bool,
     /// No axes, ticks or mesh (heatmaps).
     pub bare: bool,
+    /// Drawn under the plot: the map of this panel's colours.
+    pub colour_bar: Option<ColourBar>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -88,6 +124,8 @@ pub struct Figure {
     pub panels: Vec<Panel>,
     pub columns: usize,
     pub legend: Vec<LegendEntry>,
+    /// Drawn under the legend: the map of colours shared by every panel.
+    pub colour_bar: Option<ColourBar>,
 }
 
 impl Figure {
@@ -96,20 +134,25 @@ impl Figure {
         (self.panels.len().div_ceil(cols).max(1), cols)
     }
 
+    fn width(&self) -> u32 {
+        (self.grid().1 as u32 * PANEL_W).max(460)
+    }
+
     fn legend_rows(&self) -> u32 {
-        let per_row = (self.size().0 / 150).max(1) as usize;
+        let per_row = (self.width() / LEGEND_COL_W).max(1) as usize;
         self.legend.len().div_ceil(per_row) as u32
     }
 
-    /// Width and height in pixels (the same for SVG and PNG).
+    /// Height of the legend area: entries, then the colour bar.
+    fn legend_h(&self) -> u32 {
+        let bar = if self.colour_bar.is_some() { BAR_H } else { 0 };
+        self.legend_rows() * LEGEND_ROW_H + bar + 6
+    }
+
+    /// Width and height of the SVG in pixels (the PNG's are [`PNG_SCALE`] times these).
     pub fn size(&self) -> (u32, u32) {
-        let (rows, cols) = self.grid();
-        let w = (cols as u32 * PANEL_W).max(460);
-        let legend = self.legend.len().div_ceil((w / 150).max(1) as usize) as u32;
-        (
-            w,
-            TITLE_H + rows as u32 * PANEL_H + legend * LEGEND_ROW_H + 6,
-        )
+        let rows = self.grid().0 as u32;
+        (self.width(), TITLE_H + rows * PANEL_H + self.legend_h())
     }
 }
 
@@ -122,26 +165,28 @@ fn register_font() {
     });
 }
 
-/// The figure as an SVG document.
+/// The figure as an SVG document, its text as glyph outlines.
 pub fn to_svg(figure: &Figure) -> Result<String, String> {
     register_font();
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, figure.size()).into_drawing_area();
-        draw(&root, figure).map_err(|e| e.to_string())?;
+        let canvas = SvgCanvas::new(&mut svg, figure.size(), FONT, &figure.title);
+        let root = canvas.into_drawing_area();
+        draw(&root, figure, 1).map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(svg)
 }
 
-/// The figure as a PNG file's bytes (8-bit RGB).
+/// The figure as a PNG file's bytes (8-bit RGB), [`PNG_SCALE`] times the SVG's size.
 pub fn to_png(figure: &Figure) -> Result<Vec<u8>, String> {
     register_font();
     let (w, h) = figure.size();
+    let (w, h) = (w * PNG_SCALE, h * PNG_SCALE);
     let mut pixels = vec![255u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut pixels, (w, h)).into_drawing_area();
-        draw(&root, figure).map_err(|e| e.to_string())?;
+        draw(&root, figure, PNG_SCALE).map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())?;
     }
     let mut out = Vec::new();
@@ -149,6 +194,12 @@ pub fn to_png(figure: &Figure) -> Result<Vec<u8>, String> {
         let mut encoder = png::Encoder::new(&mut out, w, h);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
+        // 300 dpi, so that a page layout program sizes the figure as the SVG
+        encoder.set_pixel_dims(Some(png::PixelDimensions {
+            xppu: 11_811,
+            yppu: 11_811,
+            unit: png::Unit::Meter,
+        }));
         let mut writer = encoder.write_header().map_err(|e| e.to_string())?;
         writer
             .write_image_data(&pixels)
@@ -159,42 +210,103 @@ pub fn to_png(figure: &Figure) -> Result<Vec<u8>, String> {
 
 type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figure) -> DrawResult<DB> {
+/// A sans-serif text style of `size` pixels at scale `s`.
+fn font(size: u32, s: u32) -> TextStyle<'static> {
+    ("sans-serif", size * s).into_font().color(&BLACK)
+}
+
+/// Draws `figure` with every length multiplied by `s`.
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    figure: &Figure,
+    s: u32,
+) -> DrawResult<DB> {
     root.fill(&WHITE)?;
     let (w, h) = figure.size();
-    let (title, rest) = root.split_vertically(TITLE_H);
+    let (title, rest) = root.split_vertically(TITLE_H * s);
     title.draw(&Text::new(
         figure.title.clone(),
-        (10, 8),
-        ("sans-serif", 18).into_font().color(&BLACK),
+        (10 * s as i32, 8 * s as i32),
+        font(18, s),
     ))?;
-    let legend_h = figure.legend_rows() * LEGEND_ROW_H + 6;
-    let (body, legend) = rest.split_vertically(h - TITLE_H - legend_h);
+    let (body, legend) = rest.split_vertically((h - TITLE_H - figure.legend_h()) * s);
     let (rows, cols) = figure.grid();
     let cells = body.split_evenly((rows, cols));
     for (panel, area) in figure.panels.iter().zip(cells.iter()) {
-        draw_panel(area, panel)?;
+        draw_panel(area, panel, s)?;
     }
-    draw_legend(&legend, &figure.legend, w)
+    draw_legend(&legend, &figure.legend, w, s)?;
+    if let Some(bar) = &figure.colour_bar {
+        let top = figure.legend_rows() * LEGEND_ROW_H + 8;
+        draw_colour_bar(&legend, bar, (14, top as i32), 260, s)?;
+    }
+    Ok(())
 }
 
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     entries: &[LegendEntry],
     width: u32,
+    s: u32,
 ) -> DrawResult<DB> {
-    let per_row = (width / 150).max(1) as usize;
+    let per_row = (width / LEGEND_COL_W).max(1) as usize;
+    let si = s as i32;
     for (i, entry) in entries.iter().enumerate() {
-        let x = 14 + (i % per_row) as i32 * 150;
+        let x = 14 + (i % per_row) as i32 * LEGEND_COL_W as i32;
         let y = 12 + (i / per_row) as i32 * LEGEND_ROW_H as i32;
-        draw_marker(area, (x, y), entry.marker, 5, entry.colour)?;
+        draw_marker(area, (x * si, y * si), entry.marker, 5, entry.colour, s)?;
         area.draw(&Text::new(
             entry.label.clone(),
-            (x + 12, y - 7),
-            ("sans-serif", 13).into_font().color(&BLACK),
+            ((x + 12) * si, (y - 7) * si),
+            font(13, s),
         ))?;
     }
     Ok(())
+}
+
+/// A horizontal colour bar `width` long with its top-left at `at` (unscaled pixels of `area`),
+/// three tick labels under it and its label to its right.
+fn draw_colour_bar<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    bar: &ColourBar,
+    at: (i32, i32),
+    width: i32,
+    s: u32,
+) -> DrawResult<DB> {
+    let si = s as i32;
+    let (x0, y0, h) = (at.0 * si, at.1 * si, 10 * si);
+    let w = width * si;
+    for k in 0..BAR_STEPS {
+        let a = x0 + w * k as i32 / BAR_STEPS as i32;
+        let b = x0 + w * (k + 1) as i32 / BAR_STEPS as i32;
+        let t = (k as f64 + 0.5) / BAR_STEPS as f64;
+        area.draw(&Rectangle::new(
+            [(a, y0), (b, y0 + h)],
+            sequential(t).filled(),
+        ))?;
+    }
+    area.draw(&Rectangle::new(
+        [(x0, y0), (x0 + w, y0 + h)],
+        BLACK.stroke_width(s),
+    ))?;
+    let span = bar.hi - bar.lo;
+    for (k, v) in [bar.lo, 0.5 * (bar.lo + bar.hi), bar.hi].iter().enumerate() {
+        let x = x0 + w * k as i32 / 2;
+        area.draw(&PathElement::new(
+            vec![(x, y0 + h), (x, y0 + h + 3 * si)],
+            BLACK.stroke_width(s),
+        ))?;
+        area.draw(&Text::new(
+            tick_in(*v, span),
+            (x, y0 + h + 4 * si),
+            font(10, s).pos(Pos::new(HPos::Center, VPos::Top)),
+        ))?;
+    }
+    area.draw(&Text::new(
+        bar.label.clone(),
+        (x0 + w + 8 * si, y0 - si),
+        font(12, s),
+    ))
 }
 
 fn draw_marker<DB: DrawingBackend>(
@@ -203,12 +315,18 @@ fn draw_marker<DB: DrawingBackend>(
     marker: Marker,
     size: i32,
     colour: Rgb,
+    s: u32,
 ) -> DrawResult<DB> {
+    let size = size * s as i32;
     match marker {
         Marker::Dot => area.draw(&Circle::new(at, size, colour.filled())),
-        Marker::Hollow => area.draw(&Circle::new(at, size, colour.stroke_width(2))),
+        Marker::Hollow => area.draw(&Circle::new(at, size, colour.stroke_width(2 * s))),
         Marker::Triangle => area.draw(&TriangleMarker::new(at, size + 1, colour.filled())),
-        Marker::Cross => area.draw(&Cross::new(at, size, colour.stroke_width(2))),
+        Marker::Cross => area.draw(&Cross::new(at, size, colour.stroke_width(2 * s))),
+        Marker::Line => area.draw(&PathElement::new(
+            vec![(at.0 - 2 * size, at.1), (at.0 + size, at.1)],
+            colour.stroke_width(2 * s),
+        )),
     }
 }
 
@@ -293,9 +411,18 @@ pub fn tick(v: &f64) -> String {
     }
 }
 
-fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -> DrawResult<DB> {
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &Panel,
+    s: u32,
+) -> DrawResult<DB> {
     let (mut x, mut y) = bounds(&panel.layers);
-    let (label_x, label_y) = if panel.bare { (4, 4) } else { (40, 52) };
+    let bar = if panel.colour_bar.is_some() { BAR_H } else { 0 };
+    let (label_x, label_y) = if panel.bare {
+        (4 + bar, 4)
+    } else {
+        (40 + bar, 52)
+    };
     if panel.equal_aspect {
         let pixels = (
             (PANEL_W - label_y - 20) as f64,
@@ -304,26 +431,28 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) 
         (x, y) = equalise(x, y, pixels);
     }
     let mut chart = ChartBuilder::on(area)
-        .caption(&panel.title, ("sans-serif", 14))
-        .margin(8)
-        .x_label_area_size(label_x)
-        .y_label_area_size(label_y)
+        .caption(&panel.title, font(14, s))
+        .margin(8 * s)
+        .x_label_area_size(label_x * s)
+        .y_label_area_size(label_y * s)
         .build_cartesian_2d(x.0..x.1, y.0..y.1)?;
     if !panel.bare {
         chart
             .configure_mesh()
             .light_line_style(WHITE)
-            .bold_line_style(RGBColor(230, 230, 230))
+            .bold_line_style(RGBColor(230, 230, 230).stroke_width(s))
+            .axis_style(BLACK.stroke_width(s))
             .x_labels(5)
             .y_labels(5)
             .x_label_formatter(&|v| tick_in(*v, x.1 - x.0))
             .y_label_formatter(&|v| tick_in(*v, y.1 - y.0))
-            .label_style(("sans-serif", 11))
-            .axis_desc_style(("sans-serif", 12))
+            .label_style(font(11, s))
+            .axis_desc_style(font(12, s))
             .x_desc(panel.x_label.as_str())
             .y_desc(panel.y_label.as_str())
             .draw()?;
     }
+    let si = s as i32;
     for layer in &panel.layers {
         match layer {
             Layer::Line {
@@ -333,9 +462,14 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) 
                 dashed,
             } => {
                 let pts: Vec<_> = points.iter().copied().filter(finite).collect();
-                let style = colour.stroke_width(*width);
+                let style = colour.stroke_width(*width * s);
                 if *dashed {
-                    chart.draw_series(std::iter::once(DashedPathElement::new(pts, 6, 4, style)))?;
+                    chart.draw_series(std::iter::once(DashedPathElement::new(
+                        pts,
+                        6 * s,
+                        4 * s,
+                        style,
+                    )))?;
                 } else {
                     chart.draw_series(std::iter::once(PathElement::new(pts, style)))?;
                 }
@@ -359,19 +493,19 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) 
                 marker,
                 size,
             } => {
-                let s = *size as i32;
+                let z = *size as i32 * si;
                 let c = *colour;
                 let pts = points.iter().copied().filter(finite);
+                let w = 2 * s;
                 match marker {
-                    Marker::Dot => chart.draw_series(pts.map(|p| Circle::new(p, s, c.filled())))?,
+                    Marker::Dot => chart.draw_series(pts.map(|p| Circle::new(p, z, c.filled())))?,
                     Marker::Hollow => {
-                        chart.draw_series(pts.map(|p| Circle::new(p, s, c.stroke_width(2))))?
+                        chart.draw_series(pts.map(|p| Circle::new(p, z, c.stroke_width(w))))?
                     }
-                    Marker::Triangle => {
-                        chart.draw_series(pts.map(|p| TriangleMarker::new(p, s + 1, c.filled())))?
-                    }
-                    Marker::Cross => {
-                        chart.draw_series(pts.map(|p| Cross::new(p, s, c.stroke_width(2))))?
+                    Marker::Triangle => chart
+                        .draw_series(pts.map(|p| TriangleMarker::new(p, z + si, c.filled())))?,
+                    Marker::Cross | Marker::Line => {
+                        chart.draw_series(pts.map(|p| Cross::new(p, z, c.stroke_width(w))))?
                     }
                 };
             }
@@ -382,6 +516,18 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) 
                 )))?;
             }
         }
+    }
+    if let Some(bar) = &panel.colour_bar {
+        let (w, h) = area.dim_in_pixel();
+        let (w, h) = ((w / s) as i32, (h / s) as i32);
+        let width = w * 5 / 10;
+        draw_colour_bar(
+            area,
+            bar,
+            ((w - width) / 2 - 30, h - BAR_H as i32 + 4),
+            width,
+            s,
+        )?;
     }
     Ok(())
 }

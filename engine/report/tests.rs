@@ -201,6 +201,25 @@ pub(crate) fn synthetic() -> BTreeMap<&'static str, Table> {
     out
 }
 
+/// No text left to the viewer's fonts: no `<text>` element, and every glyph placed with `<use>`
+/// refers to an outline defined in the file.
+fn svg_text_is_outlines(svg: &str, name: &str) {
+    assert!(!svg.contains("<text"), "{name} SVG has a <text> element");
+    assert!(!svg.contains("font-family"), "{name} SVG names a font");
+    let uses: Vec<&str> = svg
+        .split("<use xlink:href=\"#")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert!(uses.len() > 20, "{name} SVG places {} glyphs", uses.len());
+    for id in uses {
+        assert!(
+            svg.contains(&format!("<path id=\"{id}\" d=\"M")),
+            "{name} SVG uses glyph {id} but does not define it"
+        );
+    }
+}
+
 fn names(r: &Rendered) -> Vec<&str> {
     r.figures.iter().map(|f| f.name.as_str()).collect()
 }
@@ -247,10 +266,11 @@ fn every_figure_is_written_in_both_formats_and_the_page_shows_them() {
             f.name
         );
         assert!(
-            svg.contains(&page::escape(&f.title)),
+            svg.contains(&format!("<title>{}</title>", page::escape(&f.title))),
             "{} SVG lacks its title",
             f.name
         );
+        svg_text_is_outlines(&svg, &f.name);
         assert!(html.contains(&format!("src=\"{}.png\"", f.name)));
         assert!(html.contains(&format!("href=\"{}.svg\"", f.name)));
     }

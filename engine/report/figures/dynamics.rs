@@ -196,6 +196,7 @@ pub fn sine_eigenvalues(tables: &Tables, study: &Study) -> Result<Vec<Figure>, R
             layers,
             equal_aspect: true,
             bare: false,
+            colour_bar: None,
         });
     }
     if !fig.panels.is_empty() {
@@ -295,6 +296,7 @@ fn grouped_panel(
         layers,
         equal_aspect: false,
         bare: false,
+        colour_bar: None,
     }
 }
 

@@ -118,6 +118,7 @@ pub(super) fn pc_panel(net: &Net, pca: &Pca, layers: Vec<Layer>) -> Panel {
         layers,
         equal_aspect: true,
         bare: false,
+        colour_bar: None,
     }
 }
 
@@ -482,6 +483,7 @@ pub fn mds(tables: &Tables, study: &Study) -> Result<Vec<Figure>, ReportError> {
                 layers,
                 equal_aspect: true,
                 bare: false,
+                colour_bar: None,
             });
         }
         let arches: Vec<&str> = present.iter().map(|n| n.arch.as_str()).collect();
@@ -545,6 +547,7 @@ pub fn trained_vs_untrained(tables: &Tables, study: &Study) -> Result<Vec<Figure
             layers,
             equal_aspect: true,
             bare: false,
+            colour_bar: None,
         });
     }
     fig.legend = vec![

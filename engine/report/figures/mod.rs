@@ -44,6 +44,7 @@ fn figure(study: &Study, name: &str, title: String, caption: String, columns: us
         panels: Vec::new(),
         columns,
         legend: Vec::new(),
+        colour_bar: None,
     }
 }
 
