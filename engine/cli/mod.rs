@@ -381,7 +381,7 @@ fn run(cli: Cli) -> Result<i32> {
             let _shared = store.lock_shared()?;
             let plan = ops::plan_within(&m, &Registry::standard(), &limits(&cli, false))?;
             let collected = ops::export::collect(&m, &plan, &store, true)?;
-            let rendered = crate::report::render(&collected.tables, out)?;
+            let rendered = crate::report::render_for(&m, &collected.tables, out)?;
             println!(
                 "{} figures (PNG and SVG) in {}",
                 rendered.figures.len(),

@@ -91,6 +91,12 @@ pub struct Study {
     pub name: String,
     pub task: String,
     pub nets: BTreeMap<String, Net>,
+    /// Sine: `(freq_min, freq_range)` from `networks`, so that a command `x` asks for the
+    /// frequency `ω = freq_min + freq_range · x` (SPEC §2).
+    pub omega: Option<(f64, f64)>,
+    /// Sine: the command `x` of each probe trial, by trial index (empty when unknown: the
+    /// tables do not hold the probe inputs; `report::render_for` regenerates them).
+    pub probe_x: Vec<f64>,
 }
 
 impl Study {
@@ -151,7 +157,7 @@ pub fn studies(tables: &Tables) -> Result<Vec<Study>, ReportError> {
                     Study {
                         name: studies[i].clone(),
                         task: tasks[i].clone(),
-                        nets: BTreeMap::new(),
+                        ..Study::default()
                     },
                 );
             }
@@ -164,6 +170,7 @@ pub fn studies(tables: &Tables) -> Result<Vec<Study>, ReportError> {
         add_nets(&mut found, name, t)?;
     }
     set_aside_unsolved(&mut found, tables)?;
+    sine_frequencies(&mut found, tables)?;
     let mut out: Vec<Study> = found.into_values().collect();
     out.sort_by_key(|s| {
         let rank = TASK_ORDER
@@ -209,19 +216,62 @@ fn add_nets(found: &mut BTreeMap<String, Study>, name: &str, t: &Table) -> Resul
 }
 
 /// Marks the networks that `excluded` lists as unsolved.
-fn set_aside_unsolved(found: &mut BTreeMap<String, Study>, tables: &Tables) -> Result<(), ReportError> {
+fn set_aside_unsolved(
+    found: &mut BTreeMap<String, Study>,
+    tables: &Tables,
+) -> Result<(), ReportError> {
     let Some(t) = table(tables, "excluded") else {
         return Ok(());
     };
     let name = "excluded";
-    let (studies, ids) = (col(name, t.strs("study"))?, col(name, t.strs("network_id"))?);
+    let (studies, ids) = (
+        col(name, t.strs("study"))?,
+        col(name, t.strs("network_id"))?,
+    );
     let reasons = col(name, t.strs("reason"))?;
     for i in (0..t.num_rows()).filter(|&i| reasons[i].starts_with("unsolved")) {
-        if let Some(net) = found.get_mut(&studies[i]).and_then(|s| s.nets.get_mut(&ids[i])) {
+        if let Some(net) = found
+            .get_mut(&studies[i])
+            .and_then(|s| s.nets.get_mut(&ids[i]))
+        {
             net.set_aside = true;
         }
     }
     Ok(())
+}
+
+/// The sine studies' frequency range, from the first `networks` row of each that has one.
+fn sine_frequencies(
+    found: &mut BTreeMap<String, Study>,
+    tables: &Tables,
+) -> Result<(), ReportError> {
+    let Some(t) = table(tables, "networks") else {
+        return Ok(());
+    };
+    if t.column("freq_min").is_err() || t.column("freq_range").is_err() {
+        return Ok(());
+    }
+    let name = "networks";
+    let studies = col(name, t.strs("study"))?;
+    let (lo, range) = (
+        col(name, t.f64s("freq_min"))?,
+        col(name, t.f64s("freq_range"))?,
+    );
+    for i in 0..t.num_rows() {
+        if let Some(s) = found.get_mut(&studies[i]) {
+            if s.task == "sine" && s.omega.is_none() && lo[i].is_finite() && range[i].is_finite() {
+                s.omega = Some((lo[i], range[i]));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Study {
+    /// The frequency a command `x` asks for, when the study is a sine study with known range.
+    pub fn omega_of(&self, x: f64) -> Option<f64> {
+        self.omega.map(|(lo, range)| lo + range * x)
+    }
 }
 
 /// Mean and standard error of `y` at each distinct `x` (ascending); SE is 0 for one sample.

@@ -26,6 +26,8 @@ mod svg;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::manifest::Manifest;
+use crate::rnn::TaskSpec;
 use crate::table::{Table, TableError};
 
 pub use plot::Figure;
@@ -81,9 +83,44 @@ pub fn figures(tables: &BTreeMap<&'static str, Table>) -> Result<Vec<Figure>, Re
     Ok(out)
 }
 
-/// Draws every figure and `index.html` into `out` (created if needed).
+/// Draws every figure and `index.html` into `out` (created if needed), from the tables alone.
 pub fn render(tables: &BTreeMap<&'static str, Table>, out: &Path) -> Result<Rendered, ReportError> {
-    let studies = data::studies(tables)?;
+    render_studies(tables, data::studies(tables)?, out)
+}
+
+/// [`render`] for the tables of `manifest`, with what the tables leave out taken from it: the
+/// command of each sine probe trial, so trajectories are coloured by their frequency ω.
+pub fn render_for(
+    manifest: &Manifest,
+    tables: &BTreeMap<&'static str, Table>,
+    out: &Path,
+) -> Result<Rendered, ReportError> {
+    let mut studies = data::studies(tables)?;
+    for study in &mut studies {
+        if let Some(s) = manifest.studies.iter().find(|s| s.name == study.name) {
+            study.probe_x = probe_commands(s);
+        }
+    }
+    render_studies(tables, studies, out)
+}
+
+/// The command `x` of each probe trial of a sine study (empty for other tasks): the probe
+/// batch regenerated from the study's task and probe seed, as the `probe` task draws it.
+fn probe_commands(study: &crate::manifest::Study) -> Vec<f64> {
+    if !matches!(study.task, TaskSpec::Sine { .. }) {
+        return Vec::new();
+    }
+    let batch = study.task.batch(study.probe.seed, study.probe.trials);
+    (0..study.probe.trials)
+        .map(|k| batch.inputs[(0, k, 0)] as f64)
+        .collect()
+}
+
+fn render_studies(
+    tables: &BTreeMap<&'static str, Table>,
+    studies: Vec<data::Study>,
+    out: &Path,
+) -> Result<Rendered, ReportError> {
     let mut all = Vec::new();
     for study in &studies {
         all.extend(figures::build(tables, study)?);

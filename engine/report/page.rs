@@ -155,19 +155,17 @@ fn findings(h: &mut String, tables: &Tables) -> Result<(), ReportError> {
 }
 
 /// Per architecture: trained networks, and how many solve the task, do not, or diverged; then
-/// the ones the analyses of trained networks leave out.
+/// every trained network an analysis left out, and why ([`left_out`]).
 fn population(h: &mut String, tables: &Tables, study: &Study) -> Result<(), ReportError> {
     let rows = study_rows(tables, "networks", &study.name)?;
     let Some(t) = table(tables, "networks").filter(|_| !rows.is_empty()) else {
         return Ok(());
     };
     let name = "networks";
-    let (arch, activation) = (col(name, t.strs("arch"))?, col(name, t.strs("activation"))?);
+    let arch = col(name, t.strs("arch"))?;
     let (trained, status) = (col(name, t.bools("trained"))?, col(name, t.strs("status"))?);
     let solved = col(name, t.bools("solved"))?;
-    let (seed, units) = (col(name, t.i64s("seed"))?, col(name, t.i64s("units"))?);
     let mut counts: Vec<(String, [usize; 4])> = Vec::new();
-    let mut left_out = Vec::new();
     for &i in rows.iter().filter(|&&i| trained[i]) {
         let k = match counts.iter().position(|c| c.0 == arch[i]) {
             Some(k) => k,
@@ -178,20 +176,13 @@ fn population(h: &mut String, tables: &Tables, study: &Study) -> Result<(), Repo
         };
         let c = &mut counts[k].1;
         c[0] += 1;
-        let what = if status[i] != "ok" {
-            c[3] += 1;
-            "diverged"
+        c[if status[i] != "ok" {
+            3
         } else if solved[i] {
-            c[1] += 1;
-            continue;
+            1
         } else {
-            c[2] += 1;
-            "unsolved"
-        };
-        left_out.push(format!(
-            "{}-{}-{} seed {} ({what})",
-            arch[i], activation[i], units[i], seed[i]
-        ));
+            2
+        }] += 1;
     }
     h.push_str(
         "<h3>Networks</h3>\n<table>\n<tr><th class=\"s\">architecture</th><th>trained</th>\
@@ -209,15 +200,149 @@ fn population(h: &mut String, tables: &Tables, study: &Study) -> Result<(), Repo
         );
     }
     h.push_str("</table>\n");
-    if !left_out.is_empty() {
+    left_out(h, tables, study)
+}
+
+/// One trained network left out of some analyses for one reason.
+struct LeftOut {
+    network: String,
+    kind: &'static str,
+    reason: String,
+    analyses: Vec<String>,
+}
+
+/// Trained networks left out: diverged and unsolved ones (`networks`), and those an analysis
+/// set aside for its own rule (`excluded`, e.g. the modal fixed-point count), counted, then
+/// listed in a `<details>` with the reason and the analyses that left them out.
+fn left_out(h: &mut String, tables: &Tables, study: &Study) -> Result<(), ReportError> {
+    let mut all: Vec<LeftOut> = Vec::new();
+    let label = |id: &str| match study.nets.get(id) {
+        Some(n) => format!("{} {} seed {}", n.arch, n.activation, n.seed),
+        None => id.to_string(),
+    };
+    let rows = study_rows(tables, "excluded", &study.name)?;
+    if let Some(t) = table(tables, "excluded") {
+        let name = "excluded";
+        let (ids, trained) = (
+            col(name, t.strs("network_id"))?,
+            col(name, t.bools("trained"))?,
+        );
+        let (metric, reason) = (col(name, t.strs("metric"))?, col(name, t.strs("reason"))?);
+        for &i in rows.iter().filter(|&&i| trained[i]) {
+            let r = reason[i].as_str();
+            let kind = if r.starts_with("diverged") {
+                "diverged"
+            } else if r.starts_with("unsolved") {
+                "unsolved"
+            } else {
+                "set aside"
+            };
+            add(&mut all, label(&ids[i]), kind, r, Some(&metric[i]));
+        }
+    }
+    // diverged or unsolved networks no analysis listed (no analysis, or `keep_unsolved`)
+    let rows = study_rows(tables, "networks", &study.name)?;
+    if let Some(t) = table(tables, "networks") {
+        let name = "networks";
+        let (ids, trained) = (
+            col(name, t.strs("network_id"))?,
+            col(name, t.bools("trained"))?,
+        );
+        let (status, solved) = (col(name, t.strs("status"))?, col(name, t.bools("solved"))?);
+        let reason = t.strs("reason").ok();
+        for &i in rows.iter().filter(|&&i| trained[i]) {
+            let (kind, why) = if status[i] != "ok" {
+                ("diverged", reason.map_or("", |r| r[i].as_str()))
+            } else if !solved[i] {
+                ("unsolved", "task score below the study's threshold")
+            } else {
+                continue;
+            };
+            let network = label(&ids[i]);
+            if !all.iter().any(|e| e.network == network && e.kind == kind) {
+                add(&mut all, network, kind, why, None);
+            }
+        }
+    }
+    if all.is_empty() {
+        return Ok(());
+    }
+    all.sort_by(|a, b| (kind_rank(a.kind), &a.network).cmp(&(kind_rank(b.kind), &b.network)));
+    let count = |kind: &str| {
+        let mut v: Vec<&str> = all
+            .iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.network.as_str())
+            .collect();
+        v.dedup();
+        v.len()
+    };
+    let _ = writeln!(
+        h,
+        "<p class=\"left-out\">Left out of analyses of trained networks: <b>{}</b> diverged, \
+         <b>{}</b> unsolved, <b>{}</b> set aside by an analysis's own rule (such as the modal \
+         fixed-point count).</p>\n<details><summary>The {} networks left out, and why</summary>\n\
+         <table>\n<tr><th class=\"s\">network</th><th class=\"s\">left out as</th>\
+         <th class=\"s\">reason</th><th class=\"s\">by</th></tr>",
+        count("diverged"),
+        count("unsolved"),
+        count("set aside"),
+        all.len(),
+    );
+    for e in &all {
+        let by = if e.analyses.is_empty() {
+            "every analysis of trained networks".to_string()
+        } else {
+            e.analyses.join(", ")
+        };
         let _ = writeln!(
             h,
-            "<p>Left out of the analyses of trained networks and of the dynamics figures \
-             (unless the manifest sets <code>keep_unsolved</code>): {}.</p>",
-            escape(&left_out.join(", "))
+            "<tr><td class=\"s\">{}</td><td class=\"s\">{}</td><td class=\"s\">{}</td>\
+             <td class=\"s\">{}</td></tr>",
+            escape(&e.network),
+            e.kind,
+            escape(&e.reason),
+            escape(&by)
         );
     }
+    h.push_str("</table>\n</details>\n");
     Ok(())
+}
+
+/// Adds `analysis` to the entry of (network, kind, reason), creating it if needed.
+fn add(
+    all: &mut Vec<LeftOut>,
+    network: String,
+    kind: &'static str,
+    reason: &str,
+    analysis: Option<&str>,
+) {
+    let k = match all
+        .iter()
+        .position(|e| e.network == network && e.kind == kind && e.reason == reason)
+    {
+        Some(k) => k,
+        None => {
+            all.push(LeftOut {
+                network,
+                kind,
+                reason: reason.to_string(),
+                analyses: Vec::new(),
+            });
+            all.len() - 1
+        }
+    };
+    let entry = &mut all[k];
+    if let Some(a) = analysis.filter(|a| !entry.analyses.iter().any(|x| x == a)) {
+        entry.analyses.push(a.to_string());
+    }
+}
+
+fn kind_rank(kind: &str) -> usize {
+    ["diverged", "unsolved", "set aside"]
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(3)
 }
 
 fn clustering(h: &mut String, tables: &Tables, study: &Study) -> Result<(), ReportError> {

@@ -32,6 +32,8 @@ const LEGEND_ROW_H: u32 = 24;
 const LEGEND_COL_W: u32 = 150;
 /// Height of a figure's colour bar under its legend, and of a panel's under its plot.
 const BAR_H: u32 = 40;
+/// Height of a panel's note.
+const NOTE_H: u32 = 16;
 /// Steps of a drawn colour bar.
 const BAR_STEPS: usize = 64;
 
@@ -105,6 +107,8 @@ pub struct Panel {
     pub bare: bool,
     /// Drawn under the plot: the map of this panel's colours.
     pub colour_bar: Option<ColourBar>,
+    /// A line of small text at the panel's foot (what the panel leaves out).
+    pub note: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -418,10 +422,11 @@ fn draw_panel<DB: DrawingBackend>(
 ) -> DrawResult<DB> {
     let (mut x, mut y) = bounds(&panel.layers);
     let bar = if panel.colour_bar.is_some() { BAR_H } else { 0 };
+    let note = if panel.note.is_empty() { 0 } else { NOTE_H };
     let (label_x, label_y) = if panel.bare {
-        (4 + bar, 4)
+        (4 + bar + note, 4)
     } else {
-        (40 + bar, 52)
+        (40 + bar + note, 52)
     };
     if panel.equal_aspect {
         let pixels = (
@@ -517,14 +522,22 @@ fn draw_panel<DB: DrawingBackend>(
             }
         }
     }
+    let (w, h) = area.dim_in_pixel();
+    if !panel.note.is_empty() {
+        let y = (h / s - NOTE_H + 2) as i32;
+        area.draw(&Text::new(
+            panel.note.clone(),
+            (8 * si, y * si),
+            font(11, s).color(&RGBColor(90, 90, 90)),
+        ))?;
+    }
     if let Some(bar) = &panel.colour_bar {
-        let (w, h) = area.dim_in_pixel();
         let (w, h) = ((w / s) as i32, (h / s) as i32);
         let width = w * 5 / 10;
         draw_colour_bar(
             area,
             bar,
-            ((w - width) / 2 - 30, h - BAR_H as i32 + 4),
+            ((w - width) / 2 - 30, h - (BAR_H + note) as i32 + 4),
             width,
             s,
         )?;

@@ -91,6 +91,13 @@ pub(crate) fn synthetic() -> BTreeMap<&'static str, Table> {
             networks.config(study, task, k);
             networks.push("val_loss", Column::OptF64(vec![Some(0.1 * (k + 1) as f64)]));
             networks.push("solved", Column::Bool(vec![true]));
+            let (lo, range) = if *task == "sine" {
+                (0.01, 0.04)
+            } else {
+                (f64::NAN, f64::NAN)
+            };
+            networks.f64("freq_min", lo);
+            networks.f64("freq_range", range);
             networks.str("status", "ok");
             let phase = (s * 4 + k) as f32;
             for trial in 0..3 {
@@ -355,6 +362,24 @@ fn missing_tables_and_studies_give_fewer_figures() {
         .contains("nothing to show"));
 }
 
+/// `t` with the string column `column` rewritten row by row (`None` keeps the value).
+pub(crate) fn edit(t: &Table, column: &str, f: impl Fn(usize, &str) -> Option<String>) -> Table {
+    let mut out = Table::new();
+    for (name, c) in t.columns() {
+        let c = match c {
+            Column::Str(v) if name == column => Column::Str(
+                v.iter()
+                    .enumerate()
+                    .map(|(i, s)| f(i, s).unwrap_or_else(|| s.clone()))
+                    .collect(),
+            ),
+            other => other.clone(),
+        };
+        out.push(name, c).unwrap();
+    }
+    out
+}
+
 fn keep_study(t: &Table, study: &str) -> Table {
     let Ok(studies) = t.strs("study") else {
         return t.clone();
@@ -417,4 +442,69 @@ fn a_failed_write_leaves_no_staging_folder_and_no_page() {
         "{names:?}"
     );
     assert!(!dir.path().join("index.html").exists());
+}
+
+#[test]
+fn the_page_lists_the_networks_left_out_with_counts_and_reasons() {
+    let mut t = synthetic();
+    // ff02 (gru tanh, trained) diverged; sn00 (vanilla tanh) set aside by the modal rule
+    let networks = t["networks"].clone();
+    let ids = networks.strs("network_id").unwrap().to_vec();
+    let networks = edit(&networks, "status", |i, _| {
+        (ids[i] == "ff02").then(|| "diverged".into())
+    });
+    t.insert("networks", networks);
+    let excluded = Table::new()
+        .with(
+            "study",
+            Column::Str(vec!["ff".into(), "ff".into(), "sn".into()]),
+        )
+        .with(
+            "task",
+            Column::Str(vec!["flipflop".into(), "flipflop".into(), "sine".into()]),
+        )
+        .with(
+            "metric",
+            Column::Str(vec![
+                "svcca".into(),
+                "topology_matched".into(),
+                "topology_modal".into(),
+            ]),
+        )
+        .with(
+            "network_id",
+            Column::Str(vec!["ff02".into(), "ff02".into(), "sn00".into()]),
+        )
+        .with("trained", Column::Bool(vec![true, true, true]))
+        .with(
+            "reason",
+            Column::Str(vec![
+                "diverged: at iteration 3: non-finite loss".into(),
+                "diverged: at iteration 3: non-finite loss".into(),
+                "4 certified fixed points, the population's mode is 3".into(),
+            ]),
+        );
+    t.insert("excluded", excluded);
+    let dir = tempfile::tempdir().unwrap();
+    let html = std::fs::read_to_string(render(&t, dir.path()).unwrap().index).unwrap();
+    let section = |id: &str| {
+        let start = html.find(&format!("<section id=\"{id}\">")).unwrap();
+        html[start..start + html[start..].find("</section>").unwrap()].to_string()
+    };
+    let ff = section("ff");
+    assert!(
+        ff.contains("<b>1</b> diverged, <b>0</b> unsolved, <b>0</b> set aside"),
+        "{ff}"
+    );
+    assert!(ff.contains("<details><summary>The 1 networks left out, and why</summary>"));
+    assert!(ff.contains(
+        "<td class=\"s\">gru tanh seed 0</td><td class=\"s\">diverged</td>\
+         <td class=\"s\">diverged: at iteration 3: non-finite loss</td>\
+         <td class=\"s\">svcca, topology_matched</td>"
+    ));
+    let sn = section("sn");
+    assert!(sn.contains("<b>0</b> diverged, <b>0</b> unsolved, <b>1</b> set aside"));
+    assert!(sn.contains("the population&#39;s mode is 3</td><td class=\"s\">topology_modal</td>"));
+    // nothing left out: no list
+    assert!(!section("cd").contains("<details>"));
 }

@@ -5,14 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use super::geometry::{pc_panel, trajectory_layers, trials_shown};
+use super::geometry::{choose_trials, omega_bar, pc_panel, trajectory_layers, OMEGA};
 use super::{figure, legend_for, mean_band};
 use crate::report::data::{by_network, col, study_rows, table, Net, Study, Tables};
-use crate::report::palette::{
-    activation_colour, arch_colour, sequential, unstable_colour, BLACK, GREY,
-};
+use crate::report::palette::{activation_colour, arch_colour, unstable_colour, BLACK, GREY};
 use crate::report::pca::Pca;
-use crate::report::plot::{Figure, Layer, LegendEntry, Marker, Panel};
+use crate::report::plot::{ColourBar, Figure, Layer, LegendEntry, Marker, Panel, Rgb};
 use crate::report::ReportError;
 
 /// Networks per architecture whose eigenvalues are drawn in one complex-plane panel.
@@ -55,7 +53,8 @@ pub fn flipflop_fixed_points(tables: &Tables, study: &Study) -> Result<Vec<Figur
                 let trial = col("states", states.i64s("trial"))?;
                 let t = col("states", states.i64s("t"))?;
                 let h = col("states", states.lists("h"))?;
-                match trajectory_layers(s, trial, t, h, trials_shown(study)) {
+                let chosen = choose_trials(study, s, trial).chosen;
+                match trajectory_layers(s, trial, t, h, &chosen) {
                     Some((pca, lines)) => (pca, grey(lines)),
                     None => continue,
                 }
@@ -98,8 +97,22 @@ pub fn flipflop_fixed_points(tables: &Tables, study: &Study) -> Result<Vec<Figur
             marker: Marker::Dot,
         })
         .collect();
+    if fig
+        .panels
+        .iter()
+        .any(|p| p.layers.iter().any(|l| matches!(l, Layer::Line { .. })))
+    {
+        fig.legend.push(LegendEntry {
+            label: "probe trajectory".into(),
+            colour: TRAJECTORY_GREY,
+            marker: Marker::Line,
+        });
+    }
     Ok(vec![fig])
 }
+
+/// The probe trajectories behind the flip-flop fixed points.
+const TRAJECTORY_GREY: Rgb = Rgb(200, 200, 200);
 
 fn grey(lines: Vec<Layer>) -> Vec<Layer> {
     lines
@@ -107,7 +120,7 @@ fn grey(lines: Vec<Layer>) -> Vec<Layer> {
         .map(|l| match l {
             Layer::Line { points, .. } => Layer::Line {
                 points,
-                colour: plotters::style::RGBColor(200, 200, 200),
+                colour: TRAJECTORY_GREY,
                 width: 1,
                 dashed: false,
             },
@@ -129,7 +142,9 @@ fn trained_by_arch(study: &Study) -> Vec<(String, Vec<&Net>)> {
 }
 
 /// Fig. 2d (right): eigenvalues of every fixed point's Jacobian on the complex plane with the
-/// unit circle, one panel per architecture, coloured by the command input.
+/// unit circle, one panel per architecture, coloured by the frequency ω the fixed point's
+/// command asks for (the command x when the range is unknown); the oscillatory pair of each
+/// fixed point (the one `analysis::linearise` takes the linear frequency from) ringed.
 pub fn sine_eigenvalues(tables: &Tables, study: &Study) -> Result<Vec<Figure>, ReportError> {
     let rows = study_rows(tables, "eigenvalues", &study.name)?;
     if study.task != "sine" || rows.is_empty() {
@@ -138,26 +153,41 @@ pub fn sine_eigenvalues(tables: &Tables, study: &Study) -> Result<Vec<Figure>, R
     let ev = table(tables, "eigenvalues").expect("rows imply a table");
     let per_net = by_network(tables, "eigenvalues", &rows)?;
     let cond = col("eigenvalues", ev.f64s("condition"))?;
+    let index = col("eigenvalues", ev.i64s("index"))?;
+    let k = col("eigenvalues", ev.i64s("k"))?;
     let re = col("eigenvalues", ev.f64s("re"))?;
     let im = col("eigenvalues", ev.f64s("im"))?;
-    let (lo, hi) = rows
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &i| {
-            (a.min(cond[i]), b.max(cond[i]))
-        });
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let mut fig = figure(
-        study,
-        "eigenvalues",
-        format!("{}: eigenvalues of the fixed-point Jacobians", study.name),
-        format!(
+    let (bar, value): (ColourBar, Box<dyn Fn(f64) -> f64>) = match omega_bar(study) {
+        Some(bar) => (bar, Box::new(|x| study.omega_of(x).unwrap_or(f64::NAN))),
+        None => {
+            let (lo, hi) = rows
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &i| {
+                    (a.min(cond[i]), b.max(cond[i]))
+                });
+            let bar = ColourBar {
+                label: "command x".into(),
+                lo,
+                hi,
+            };
+            (bar, Box::new(|x| x))
+        }
+    };
+    let mut fig =
+        figure(
+            study,
+            "eigenvalues",
+            format!("{}: eigenvalues of the fixed-point Jacobians", study.name),
+            format!(
             "Fig. 2d. Eigenvalues of the Jacobian at every fixed point of the trained networks \
-             (up to {SPECTRA_SHOWN} per architecture), coloured by the command input x (dark: \
-             x = {lo:.2}, yellow: x = {hi:.2}); grey: the unit circle. The oscillatory pair \
-             sits near the circle at an angle 2πω."
+             (up to {SPECTRA_SHOWN} per architecture), coloured by the {} of the fixed point's \
+             command; ringed: each fixed point's oscillatory pair, the complex pair of largest \
+             modulus, whose angle gives the linear frequency of the next figure (|arg λ|/2π, \
+             close to ω in a network that solves the task); grey: the unit circle.",
+            if bar.label == OMEGA { "frequency ω" } else { "input x" }
         ),
-        4,
-    );
+            4,
+        );
     let circle: Vec<(f64, f64)> = (0..=128)
         .map(|k| {
             let a = k as f64 / 128.0 * std::f64::consts::TAU;
@@ -165,14 +195,20 @@ pub fn sine_eigenvalues(tables: &Tables, study: &Study) -> Result<Vec<Figure>, R
         })
         .collect();
     for (arch, nets) in trained_by_arch(study) {
-        let mut by_cond: BTreeMap<i64, Vec<(f64, f64)>> = BTreeMap::new();
+        let mut all = Colours::default();
+        let mut pairs = Colours::default();
         for net in nets.iter().take(SPECTRA_SHOWN) {
-            for &i in per_net.get(&net.id).map_or(&[][..], |v| v.as_slice()) {
-                let level = ((cond[i] - lo) / span * 1000.0).round() as i64;
-                by_cond.entry(level).or_default().push((re[i], im[i]));
+            let mine = per_net.get(&net.id).map_or(&[][..], |v| v.as_slice());
+            let oscillatory = oscillatory_pairs(mine, cond, index, k, re, im);
+            for &i in mine {
+                let colour = bar.colour(value(cond[i]));
+                all.add(colour, (re[i], im[i]));
+                if oscillatory.contains(&i) {
+                    pairs.add(colour, (re[i], im[i]));
+                }
             }
         }
-        if by_cond.is_empty() {
+        if all.0.is_empty() {
             continue;
         }
         let mut layers = vec![Layer::Line {
@@ -181,14 +217,19 @@ pub fn sine_eigenvalues(tables: &Tables, study: &Study) -> Result<Vec<Figure>, R
             width: 1,
             dashed: false,
         }];
-        for (level, points) in by_cond {
-            layers.push(Layer::Points {
-                points,
-                colour: sequential(level as f64 / 1000.0),
-                marker: Marker::Dot,
-                size: 2,
-            });
-        }
+        layers.extend(all.layers(2));
+        let ringed: Vec<(f64, f64)> = pairs
+            .0
+            .iter()
+            .flat_map(|(_, p)| p.iter().copied())
+            .collect();
+        layers.push(Layer::Points {
+            points: ringed,
+            colour: BLACK,
+            marker: Marker::Hollow,
+            size: 5,
+        });
+        layers.extend(pairs.layers(4));
         fig.panels.push(Panel {
             title: arch,
             x_label: "Re λ".into(),
@@ -197,19 +238,85 @@ pub fn sine_eigenvalues(tables: &Tables, study: &Study) -> Result<Vec<Figure>, R
             equal_aspect: true,
             bare: false,
             colour_bar: None,
+            note: String::new(),
         });
     }
     if !fig.panels.is_empty() {
-        fig.legend = [(lo, 0.0), (hi, 1.0)]
-            .iter()
-            .map(|&(x, t)| LegendEntry {
-                label: format!("x = {}", crate::report::plot::tick(&x)),
-                colour: sequential(t),
-                marker: Marker::Dot,
-            })
-            .collect();
+        fig.legend = vec![
+            LegendEntry {
+                label: "unit circle".into(),
+                colour: GREY,
+                marker: Marker::Line,
+            },
+            LegendEntry {
+                label: "oscillatory pair".into(),
+                colour: BLACK,
+                marker: Marker::Hollow,
+            },
+        ];
+        fig.colour_bar = Some(bar);
     }
     Ok(vec![fig])
+}
+
+/// Points grouped by colour, in order of first appearance.
+#[derive(Default)]
+struct Colours(Vec<(Rgb, Vec<(f64, f64)>)>);
+
+impl Colours {
+    fn add(&mut self, colour: Rgb, p: (f64, f64)) {
+        match self.0.iter_mut().find(|(c, _)| *c == colour) {
+            Some((_, v)) => v.push(p),
+            None => self.0.push((colour, vec![p])),
+        }
+    }
+
+    fn layers(&self, size: u32) -> Vec<Layer> {
+        self.0
+            .iter()
+            .map(|(colour, points)| Layer::Points {
+                points: points.clone(),
+                colour: *colour,
+                marker: Marker::Dot,
+                size,
+            })
+            .collect()
+    }
+}
+
+/// Rows of one network's eigenvalues that are the oscillatory pair of their fixed point: as
+/// `analysis::linearise::oscillation_frequency` takes it, the first complex eigenvalue in
+/// the order `k` (modulus descending), with its conjugate.
+pub(super) fn oscillatory_pairs(
+    rows: &[usize],
+    cond: &[f64],
+    index: &[i64],
+    k: &[i64],
+    re: &[f64],
+    im: &[f64],
+) -> Vec<usize> {
+    let mut points: BTreeMap<(u64, i64), Vec<usize>> = BTreeMap::new();
+    for &i in rows {
+        points
+            .entry((cond[i].to_bits(), index[i]))
+            .or_default()
+            .push(i);
+    }
+    let mut out = Vec::new();
+    for mut eig in points.into_values() {
+        eig.sort_by_key(|&i| k[i]);
+        let Some(&first) = eig.iter().find(|&&i| im[i] != 0.0) else {
+            continue;
+        };
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * (1.0 + a.abs());
+        out.extend(
+            eig.iter()
+                .copied()
+                .filter(|&i| close(re[i], re[first]) && close(im[i].abs(), im[first].abs()))
+                .take(2),
+        );
+    }
+    out
 }
 
 /// How one network's values at the same x (one per fixed point) become one value.
@@ -297,6 +404,7 @@ fn grouped_panel(
         equal_aspect: false,
         bare: false,
         colour_bar: None,
+        note: String::new(),
     }
 }
 
@@ -362,6 +470,13 @@ pub fn linear_frequency(tables: &Tables, study: &Study) -> Result<Vec<Figure>, R
         fig.panels.push(panel);
     }
     fig.legend = legends(&curves, true);
+    if lo.is_finite() {
+        fig.legend.push(LegendEntry {
+            label: "identity".into(),
+            colour: BLACK,
+            marker: Marker::Line,
+        });
+    }
     Ok(vec![fig])
 }
 

@@ -5,11 +5,9 @@ use std::collections::BTreeMap;
 
 use super::{figure, legend_for};
 use crate::report::data::{by_network, col, study_rows, table, Net, Study, Tables};
-use crate::report::palette::{
-    activation_colour, arch_colour, sequential, trained_colour, BLACK, GREY,
-};
+use crate::report::palette::{activation_colour, arch_colour, trained_colour, BLACK, GREY};
 use crate::report::pca::Pca;
-use crate::report::plot::{Figure, Layer, LegendEntry, Marker, Panel};
+use crate::report::plot::{ColourBar, Figure, Layer, LegendEntry, Marker, Panel, Rgb};
 use crate::report::ReportError;
 
 /// Trials drawn per network in a trajectory panel (flip-flop trials are long and jumpy:
@@ -48,8 +46,72 @@ fn is_geometry(metric: &str) -> bool {
     !metric.starts_with("topology")
 }
 
-/// Figs. 1b/2b/3b: for each trained (arch, activation), the representative network's first
-/// probe trials in its top two PCs; fixed points (black) on top for sine and CDI.
+/// The label of the ω colour bar.
+pub(super) const OMEGA: &str = "ω (cycles/step)";
+
+/// The colour bar of a sine study's frequencies ω, when its range is known.
+pub(super) fn omega_bar(study: &Study) -> Option<ColourBar> {
+    let (lo, range) = study.omega?;
+    Some(ColourBar {
+        label: OMEGA.into(),
+        lo,
+        hi: lo + range,
+    })
+}
+
+/// The probe trials a trajectory panel draws and their colours: for a sine study whose trial
+/// commands are known, trials spread evenly over ω, coloured by ω; otherwise the first trials,
+/// coloured by their order.
+pub(super) struct Trials {
+    pub chosen: Vec<(i64, Rgb)>,
+    pub bar: ColourBar,
+    pub by_omega: bool,
+}
+
+pub(super) fn choose_trials(study: &Study, rows: &[usize], trial: &[i64]) -> Trials {
+    let mut present: Vec<i64> = rows.iter().map(|&i| trial[i]).collect();
+    present.sort();
+    present.dedup();
+    let max = trials_shown(study);
+    let omega = |k: i64| {
+        let x = *study.probe_x.get(usize::try_from(k).ok()?)?;
+        study.omega_of(x)
+    };
+    if let Some(bar) = omega_bar(study).filter(|_| present.iter().all(|&k| omega(k).is_some())) {
+        let mut by: Vec<(f64, i64)> = present.iter().map(|&k| (omega(k).unwrap(), k)).collect();
+        by.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let m = by.len().min(max);
+        let chosen = (0..m)
+            .map(|j| by[(j * (by.len() - 1)).checked_div(m - 1).unwrap_or(0)])
+            .map(|(w, k)| (k, bar.colour(w)))
+            .collect();
+        return Trials {
+            chosen,
+            bar,
+            by_omega: true,
+        };
+    }
+    let m = present.len().min(max);
+    let bar = ColourBar {
+        label: "probe trial".into(),
+        lo: 1.0,
+        hi: m as f64,
+    };
+    let chosen = present[..m]
+        .iter()
+        .enumerate()
+        .map(|(j, &k)| (k, bar.colour((j + 1) as f64)))
+        .collect();
+    Trials {
+        chosen,
+        bar,
+        by_omega: false,
+    }
+}
+
+/// Figs. 1b/2b/3b: for each trained (arch, activation), the representative network's probe
+/// trials in its top two PCs, with its fixed points on top for sine and CDI. Sine trials and
+/// fixed points are coloured by the frequency ω they are asked for (Fig. 2b).
 pub fn trajectories(tables: &Tables, study: &Study) -> Result<Vec<Figure>, ReportError> {
     let rows = study_rows(tables, "states", &study.name)?;
     if rows.is_empty() {
@@ -70,42 +132,106 @@ pub fn trajectories(tables: &Tables, study: &Study) -> Result<Vec<Figure>, Repor
     } else {
         fixed_point_states(tables, study, &shown)?
     };
-    let mut fig =
-        figure(
-            study,
-            "trajectories",
+    let trials = choose_trials(study, &rows, trial);
+    let (what, fixed_note) = if trials.by_omega {
+        (
             format!(
-                "{}: probe trajectories, top two principal components",
-                study.name
+                "{} probe trials spanning the commands (colour: the frequency ω each asks for)",
+                trials.chosen.len()
             ),
+            " Ringed dots: its fixed points, coloured by the ω of their command.",
+        )
+    } else {
+        (
             format!(
-            "Figs. 1b/2b/3b. For each trained architecture and activation, the network with the \
-             lowest validation loss: its first {} probe trials (colour: trial, dark to yellow) \
-             projected on the top two principal components of all its probe states.{}",
-            trials_shown(study),
-            if fixed.is_empty() { "" } else { " Black dots: its fixed points." }
+                "first {} probe trials (colour: trial, dark to yellow)",
+                trials.chosen.len()
+            ),
+            " Black dots: its fixed points.",
+        )
+    };
+    let mut fig = figure(
+        study,
+        "trajectories",
+        format!(
+            "{}: probe trajectories, top two principal components",
+            study.name
         ),
-            4,
-        );
+        format!(
+            "Figs. 1b/2b/3b. For each trained architecture and activation, the network with the \
+             lowest validation loss: its {what}, projected on the top two principal components \
+             of all its probe states.{}",
+            if fixed.is_empty() { "" } else { fixed_note }
+        ),
+        4,
+    );
     for net in shown {
         let Some(mine) = per_net.get(&net.id) else {
             continue;
         };
-        let Some((pca, mut layers)) = trajectory_layers(mine, trial, t, h, trials_shown(study))
-        else {
+        let Some((pca, mut layers)) = trajectory_layers(mine, trial, t, h, &trials.chosen) else {
             continue;
         };
         if let Some(points) = fixed.get(&net.id) {
-            layers.push(Layer::Points {
-                points: points.iter().map(|s| pca.project(s)).collect(),
-                colour: BLACK,
-                marker: Marker::Dot,
-                size: 3,
-            });
+            layers.extend(fixed_point_layers(study, &pca, points, trials.by_omega));
         }
         fig.panels.push(pc_panel(net, &pca, layers));
     }
+    if !fixed.is_empty() {
+        fig.legend.push(LegendEntry {
+            label: "fixed point".into(),
+            colour: BLACK,
+            marker: if trials.by_omega {
+                Marker::Hollow
+            } else {
+                Marker::Dot
+            },
+        });
+    }
+    fig.colour_bar = Some(trials.bar);
     Ok(vec![fig])
+}
+
+/// One network's fixed points (state, condition) projected: black dots, or with `by_omega`
+/// dots coloured by the ω of their command inside black rings.
+fn fixed_point_layers(
+    study: &Study,
+    pca: &Pca,
+    points: &[(Vec<f32>, f64)],
+    by_omega: bool,
+) -> Vec<Layer> {
+    let bar = omega_bar(study).filter(|_| by_omega);
+    let Some(bar) = bar else {
+        return vec![Layer::Points {
+            points: points.iter().map(|(s, _)| pca.project(s)).collect(),
+            colour: BLACK,
+            marker: Marker::Dot,
+            size: 3,
+        }];
+    };
+    let mut layers = vec![Layer::Points {
+        points: points.iter().map(|(s, _)| pca.project(s)).collect(),
+        colour: BLACK,
+        marker: Marker::Hollow,
+        size: 5,
+    }];
+    for (s, x) in points {
+        let colour = bar.colour(study.omega_of(*x).unwrap_or(f64::NAN));
+        let at = pca.project(s);
+        match layers
+            .iter_mut()
+            .find(|l| matches!(l, Layer::Points { colour: c, .. } if *c == colour))
+        {
+            Some(Layer::Points { points, .. }) => points.push(at),
+            _ => layers.push(Layer::Points {
+                points: vec![at],
+                colour,
+                marker: Marker::Dot,
+                size: 4,
+            }),
+        }
+    }
+    layers
 }
 
 /// A panel in PC coordinates titled by the network's configuration.
@@ -119,16 +245,17 @@ pub(super) fn pc_panel(net: &Net, pca: &Pca, layers: Vec<Layer>) -> Panel {
         equal_aspect: true,
         bare: false,
         colour_bar: None,
+        note: String::new(),
     }
 }
 
-/// The PCA of one network's states and its first trials as lines.
+/// The PCA of one network's states and the `chosen` trials as lines in their colours.
 pub(super) fn trajectory_layers(
     rows: &[usize],
     trial: &[i64],
     t: &[i64],
     h: &[Vec<f32>],
-    max_trials: usize,
+    chosen: &[(i64, Rgb)],
 ) -> Option<(Pca, Vec<Layer>)> {
     let all: Vec<&[f32]> = rows.iter().map(|&i| h[i].as_slice()).collect();
     let pca = Pca::fit(&all)?;
@@ -136,43 +263,42 @@ pub(super) fn trajectory_layers(
     for &i in rows {
         trials.entry(trial[i]).or_default().push((t[i], i));
     }
-    let shown = trials.len().min(max_trials);
-    let layers = trials
-        .into_values()
-        .take(shown)
-        .enumerate()
-        .map(|(k, mut steps)| {
+    let layers = chosen
+        .iter()
+        .filter_map(|(k, colour)| {
+            let mut steps = trials.get(k)?.clone();
             steps.sort();
-            Layer::Line {
+            Some(Layer::Line {
                 points: steps.iter().map(|&(_, i)| pca.project(&h[i])).collect(),
-                colour: sequential(k as f64 / (shown.max(2) - 1) as f64),
+                colour: *colour,
                 width: 1,
                 dashed: false,
-            }
+            })
         })
         .collect();
     Some((pca, layers))
 }
 
-/// Fixed-point states of the networks `of` the study, by network id.
+/// Fixed points (state, condition) of the networks `of` the study, by network id.
 fn fixed_point_states(
     tables: &Tables,
     study: &Study,
     of: &[&Net],
-) -> Result<BTreeMap<String, Vec<Vec<f32>>>, ReportError> {
+) -> Result<BTreeMap<String, Vec<(Vec<f32>, f64)>>, ReportError> {
     let rows = study_rows(tables, "fixed_points", &study.name)?;
-    let mut out: BTreeMap<String, Vec<Vec<f32>>> = BTreeMap::new();
+    let mut out: BTreeMap<String, Vec<(Vec<f32>, f64)>> = BTreeMap::new();
     if rows.is_empty() {
         return Ok(out);
     }
     let fp = table(tables, "fixed_points").expect("rows imply a table");
     let ids = col("fixed_points", fp.strs("network_id"))?;
     let state = col("fixed_points", fp.lists("state"))?;
+    let condition = col("fixed_points", fp.f64s("condition"))?;
     for i in rows {
         if of.iter().any(|n| n.id == ids[i]) {
             out.entry(ids[i].clone())
                 .or_default()
-                .push(state[i].clone());
+                .push((state[i].clone(), condition[i]));
         }
     }
     Ok(out)
@@ -192,8 +318,9 @@ fn order_ids<'a>(study: &'a Study, ids: impl Iterator<Item = &'a String>) -> Vec
     v.into_iter().cloned().collect()
 }
 
-/// Fig. 1c: every distance matrix as a heatmap, networks ordered by architecture, activation,
-/// trained; strips on the left give each row's architecture and activation.
+/// Fig. 1c: every distance matrix as a heatmap with its colour bar, networks ordered by
+/// architecture, activation, trained; strips give each row's architecture, activation and
+/// training (left) and each column's architecture and training (top).
 pub fn distance_heatmaps(tables: &Tables, study: &Study) -> Result<Vec<Figure>, ReportError> {
     let rows = study_rows(tables, "similarity", &study.name)?;
     if rows.is_empty() {
@@ -215,15 +342,16 @@ pub fn distance_heatmaps(tables: &Tables, study: &Study) -> Result<Vec<Figure>, 
         study,
         "distances",
         format!("{}: network–network distance matrices", study.name),
-        "Fig. 1c. Distance between every pair of networks for each metric (dark: close, \
-         yellow: the largest distance in the panel, given in its title). Rows and columns are \
+        "Fig. 1c. Distance between every pair of networks for each metric (colour bar under \
+         each panel: dark close, yellow the panel's largest distance). Rows and columns are \
          ordered by architecture, activation, then trained before untrained; the strips on the \
-         left give each row's architecture (outer) and activation (inner)."
+         left give each row's architecture (outer), activation and training (inner), those on \
+         top each column's architecture and training."
             .to_string(),
         3,
     );
-    let mut arches = Vec::new();
-    let mut activations = Vec::new();
+    let mut shown_nets = Vec::new();
+    let mut missing = false;
     for ((_, name), idx) in by_metric {
         let ids = order_ids(study, idx.iter().map(|&i| &a[i]));
         let pos: BTreeMap<&str, usize> = ids
@@ -244,7 +372,13 @@ pub fn distance_heatmaps(tables: &Tables, study: &Study) -> Result<Vec<Figure>, 
             .copied()
             .filter(|v| v.is_finite())
             .fold(0.0, f64::max);
+        let bar = ColourBar {
+            label: format!("{name} distance"),
+            lo: 0.0,
+            hi: max,
+        };
         let shown = cells_of(&m, n, block, cells);
+        missing |= shown.iter().any(|v| !v.is_finite());
         let mut layers = Vec::new();
         for p in 0..cells {
             for q in 0..cells {
@@ -253,56 +387,88 @@ pub fn distance_heatmaps(tables: &Tables, study: &Study) -> Result<Vec<Figure>, 
                 layers.push(Layer::Rect {
                     from: (q as f64, y),
                     to: (q as f64 + 1.0, y + 1.0),
-                    colour: if v.is_finite() {
-                        sequential(if max > 0.0 { v / max } else { 0.0 })
-                    } else {
-                        GREY
-                    },
+                    colour: if v.is_finite() { bar.colour(v) } else { GREY },
                 });
             }
-            let net = study.nets.get(&ids[p * block]);
-            let y = (cells - 1 - p) as f64;
-            let (arch, act) = net.map_or(("", ""), |n| (n.arch.as_str(), n.activation.as_str()));
-            arches.push(arch.to_string());
-            activations.push(act.to_string());
-            let strip = (cells as f64 / 30.0).max(0.1);
-            layers.push(Layer::Rect {
-                from: (-2.0 * strip - 0.4, y),
-                to: (-strip - 0.4, y + 1.0),
-                colour: arch_colour(arch),
-            });
-            layers.push(Layer::Rect {
-                from: (-strip - 0.2, y),
-                to: (-0.2, y + 1.0),
-                colour: activation_colour(act),
-            });
         }
+        let nets: Vec<Option<&Net>> = (0..cells)
+            .map(|p| study.nets.get(&ids[p * block]))
+            .collect();
+        layers.extend(strips(&nets, cells));
+        shown_nets.extend(nets.into_iter().flatten());
         let title = if block > 1 {
-            format!("{name} (max {:.3}; {n} networks in blocks of {block})", max)
+            format!("{name} ({n} networks in blocks of {block})")
         } else {
-            format!("{name} (max {:.3}; {n} networks)", max)
+            format!("{name} ({n} networks)")
         };
         fig.panels.push(Panel {
             title,
             layers,
             equal_aspect: true,
             bare: true,
+            colour_bar: Some(bar),
             ..Panel::default()
         });
     }
-    let arches: Vec<&str> = arches
-        .iter()
-        .map(|s| s.as_str())
-        .filter(|s| !s.is_empty())
-        .collect();
-    let acts: Vec<&str> = activations
-        .iter()
-        .map(|s| s.as_str())
-        .filter(|s| !s.is_empty())
-        .collect();
+    let arches: Vec<&str> = shown_nets.iter().map(|n| n.arch.as_str()).collect();
+    let acts: Vec<&str> = shown_nets.iter().map(|n| n.activation.as_str()).collect();
     fig.legend = legend_for(&arches, true);
     fig.legend.extend(legend_for(&acts, false));
+    for trained in [true, false] {
+        if shown_nets.iter().any(|n| n.trained == trained) {
+            fig.legend.push(LegendEntry {
+                label: if trained { "trained" } else { "untrained" }.into(),
+                colour: trained_colour(trained),
+                marker: Marker::Dot,
+            });
+        }
+    }
+    if missing {
+        fig.legend.push(LegendEntry {
+            label: "no distance".into(),
+            colour: GREY,
+            marker: Marker::Dot,
+        });
+    }
     Ok(vec![fig])
+}
+
+/// The strips of a heatmap of `cells` rows whose row (and column) `p` shows `nets[p]`: on the
+/// left architecture, activation and training; on top architecture and training.
+fn strips(nets: &[Option<&Net>], cells: usize) -> Vec<Layer> {
+    let w = (cells as f64 / 30.0).max(0.1);
+    let gap = 0.2;
+    let mut out = Vec::new();
+    for (p, net) in nets.iter().enumerate() {
+        let Some(net) = net else {
+            continue;
+        };
+        let row = (cells - 1 - p) as f64;
+        let column = p as f64;
+        let left = [
+            arch_colour(&net.arch),
+            activation_colour(&net.activation),
+            trained_colour(net.trained),
+        ];
+        for (k, colour) in left.into_iter().enumerate() {
+            let x1 = -gap - (2 - k) as f64 * (w + gap);
+            out.push(Layer::Rect {
+                from: (x1 - w, row),
+                to: (x1, row + 1.0),
+                colour,
+            });
+        }
+        let top = [arch_colour(&net.arch), trained_colour(net.trained)];
+        for (k, colour) in top.into_iter().enumerate() {
+            let y0 = cells as f64 + gap + (1 - k) as f64 * (w + gap);
+            out.push(Layer::Rect {
+                from: (column, y0),
+                to: (column + 1.0, y0 + w),
+                colour,
+            });
+        }
+    }
+    out
 }
 
 /// Cells a side and rows per block, so that a matrix of `n` rows shows at most
@@ -462,6 +628,18 @@ pub fn mds(tables: &Tables, study: &Study) -> Result<Vec<Figure>, ReportError> {
             .iter()
             .filter_map(|&i| study.nets.get(&ids[i]))
             .collect();
+        let note = if metric == "topology_modal" {
+            let kept = present.iter().filter(|n| n.trained).count();
+            let (of, mode) = modal_population(tables, study, kept)?;
+            fig.caption.push_str(&format!(
+                " Only the {kept} of {of} trained networks whose fixed-point count is the \
+                 population's mode{mode} are shown: the paper's modal rule set the others aside \
+                 (listed on the page)."
+            ));
+            format!("{kept} of {of} networks; the modal rule set the others aside")
+        } else {
+            String::new()
+        };
         for by_arch in [true, false] {
             let layers = scatter(study, rows, ids, x, y, |n| {
                 let c = if by_arch {
@@ -484,6 +662,7 @@ pub fn mds(tables: &Tables, study: &Study) -> Result<Vec<Figure>, ReportError> {
                 equal_aspect: true,
                 bare: false,
                 colour_bar: None,
+                note: note.clone(),
             });
         }
         let arches: Vec<&str> = present.iter().map(|n| n.arch.as_str()).collect();
@@ -500,6 +679,29 @@ pub fn mds(tables: &Tables, study: &Study) -> Result<Vec<Figure>, ReportError> {
         out.push(fig);
     }
     Ok(out)
+}
+
+/// The trained networks the modal rule chose from, and " (n fixed points)" naming the mode,
+/// from `topology_summary`; without it, `kept` networks and no mode.
+fn modal_population(
+    tables: &Tables,
+    study: &Study,
+    kept: usize,
+) -> Result<(usize, String), ReportError> {
+    let rows = study_rows(tables, "topology_summary", &study.name)?;
+    let Some(t) = table(tables, "topology_summary") else {
+        return Ok((kept, String::new()));
+    };
+    let name = "topology_summary";
+    let metric = col(name, t.strs("metric"))?;
+    let n = col(name, t.i64s("n_networks"))?;
+    let mode = col(name, t.i64s("modal_count"))?;
+    Ok(rows
+        .into_iter()
+        .find(|&i| metric[i] == "topology_modal")
+        .map_or((kept, String::new()), |i| {
+            (n[i] as usize, format!(" ({} fixed points)", mode[i]))
+        }))
 }
 
 /// Fig. 4b: every geometry embedding that holds untrained controls, coloured by `trained`
@@ -548,6 +750,7 @@ pub fn trained_vs_untrained(tables: &Tables, study: &Study) -> Result<Vec<Figure
             equal_aspect: true,
             bare: false,
             colour_bar: None,
+            note: String::new(),
         });
     }
     fig.legend = vec![
@@ -563,11 +766,13 @@ pub fn trained_vs_untrained(tables: &Tables, study: &Study) -> Result<Vec<Figure
         },
     ];
     if acts.iter().any(|a| a == "relu") {
-        fig.legend.push(LegendEntry {
-            label: "relu".into(),
-            colour: GREY,
-            marker: Marker::Triangle,
-        });
+        for (label, marker) in [("tanh", Marker::Dot), ("relu", Marker::Triangle)] {
+            fig.legend.push(LegendEntry {
+                label: label.into(),
+                colour: GREY,
+                marker,
+            });
+        }
     }
     Ok(vec![fig])
 }

@@ -4,8 +4,10 @@
 use super::*;
 use crate::report::data::studies;
 use crate::report::palette::{sequential, trained_colour, unstable_colour};
+use crate::report::plot::ColourBar;
 use crate::report::plot::{tick, tick_in, Panel};
-use crate::report::tests::synthetic;
+use crate::report::tests::{edit, synthetic};
+use crate::table::Table;
 
 fn study_figures(study: &str) -> Vec<Figure> {
     let tables = synthetic();
@@ -38,7 +40,9 @@ fn heatmap_cells_follow_the_distances_in_network_order() {
         .layers
         .iter()
         .filter_map(|l| match l {
-            Layer::Rect { from, colour, .. } if from.0 >= 0.0 => Some((from.0, from.1, *colour)),
+            Layer::Rect { from, colour, .. } if from.0 >= 0.0 && from.1 < 4.0 => {
+                Some((from.0, from.1, *colour))
+            }
             _ => None,
         })
         .collect();
@@ -62,6 +66,48 @@ fn heatmap_cells_follow_the_distances_in_network_order() {
     };
     assert_eq!(strip(3.0), arch_colour("vanilla"));
     assert_eq!(strip(0.0), arch_colour("gru"));
+    // the innermost left strip and the lower top strip say trained or untrained: rows 0 and 2
+    // (from the top) are trained networks
+    let rects: Vec<((f64, f64), Rgb)> = f.panels[0]
+        .layers
+        .iter()
+        .filter_map(|l| match l {
+            Layer::Rect { from, colour, .. } => Some((*from, *colour)),
+            _ => None,
+        })
+        .collect();
+    let inner_left: Vec<Rgb> = (0..4)
+        .map(|p| {
+            let y = (3 - p) as f64;
+            rects
+                .iter()
+                .filter(|(from, _)| from.1 == y && from.0 < 0.0)
+                .max_by(|a, b| a.0 .0.total_cmp(&b.0 .0))
+                .unwrap()
+                .1
+        })
+        .collect();
+    let trained = [true, false, true, false].map(trained_colour);
+    assert_eq!(inner_left, trained);
+    let top: Vec<Rgb> = (0..4)
+        .map(|q| {
+            rects
+                .iter()
+                .filter(|(from, _)| from.0 == q as f64 && from.1 > 4.0)
+                .min_by(|a, b| a.0 .1.total_cmp(&b.0 .1))
+                .unwrap()
+                .1
+        })
+        .collect();
+    assert_eq!(top, trained);
+    // the colour bar names the metric and spans 0 to the largest distance, 1
+    let bar = f.panels[0].colour_bar.as_ref().unwrap();
+    assert_eq!(
+        (bar.label.as_str(), bar.lo, bar.hi),
+        ("svcca distance", 0.0, 1.0)
+    );
+    let labels: Vec<&str> = f.legend.iter().map(|e| e.label.as_str()).collect();
+    assert_eq!(labels, ["vanilla", "gru", "tanh", "trained", "untrained"]);
 }
 
 #[test]
@@ -179,8 +225,9 @@ fn flipflop_fixed_points_are_coloured_by_unstable_dimensions() {
         groups,
         vec![(unstable_colour(0), 2), (unstable_colour(1), 1)]
     );
-    assert_eq!(f.legend.len(), 2);
+    assert_eq!(f.legend.len(), 3);
     assert_eq!(f.legend[1].label, "1 unstable");
+    assert_eq!(f.legend[2].label, "probe trajectory");
     assert!(f.panels[0].title.starts_with("vanilla tanh"));
 }
 
@@ -234,4 +281,244 @@ fn trajectories_show_the_first_trials_and_fixed_points_outside_flipflop() {
         count(find(&study_figures("cd"), "cd-trajectories")),
         (2, 3, vec![6])
     );
+}
+
+/// The synthetic export with the GRU networks made relu.
+fn with_relu() -> Tables {
+    synthetic()
+        .into_iter()
+        .map(|(name, t)| {
+            let Ok(ids) = t.strs("network_id").map(|v| v.to_vec()) else {
+                return (name, t);
+            };
+            let t = edit(&t, "activation", |i, _| {
+                (ids[i].ends_with("02") || ids[i].ends_with("03")).then(|| "relu".into())
+            });
+            (name, t)
+        })
+        .collect()
+}
+
+/// Within one step of the colour bar's map.
+fn on_bar(c: Rgb) -> bool {
+    (0..=2000).any(|k| {
+        let s = sequential(k as f64 / 2000.0);
+        s.0.abs_diff(c.0) <= 1 && s.1.abs_diff(c.1) <= 1 && s.2.abs_diff(c.2) <= 1
+    })
+}
+
+/// Every colour drawn (points, lines, bands, rectangles) is a legend entry's or lies on a
+/// colour bar of the figure or its panel, and every marker shape drawn other than the plain
+/// dot is in the legend.
+fn check_named(f: &Figure) {
+    let named = |c: Rgb, bar: bool| f.legend.iter().any(|e| e.colour == c) || (bar && on_bar(c));
+    let shapes: Vec<Marker> = f.legend.iter().map(|e| e.marker).collect();
+    for p in &f.panels {
+        let bar = f.colour_bar.is_some() || p.colour_bar.is_some();
+        for l in &p.layers {
+            let (colour, what) = match l {
+                Layer::Points { colour, marker, .. } => {
+                    assert!(
+                        *marker == Marker::Dot || shapes.contains(marker),
+                        "{}: {marker:?} not in the legend",
+                        f.name
+                    );
+                    (*colour, "points")
+                }
+                Layer::Line { colour, .. } => (*colour, "line"),
+                Layer::Band { colour, .. } => (*colour, "band"),
+                Layer::Rect { colour, .. } => (*colour, "rectangle"),
+            };
+            assert!(
+                named(colour, bar),
+                "{} panel {:?}: {what} colour {colour:?} is named by no legend entry or colour bar",
+                f.name,
+                p.title
+            );
+        }
+    }
+}
+
+#[test]
+fn every_colour_drawn_is_named_by_the_legend_or_a_colour_bar() {
+    let mut checked = 0;
+    for tables in [synthetic(), with_relu()] {
+        for f in crate::report::figures(&tables).unwrap() {
+            check_named(&f);
+            checked += 1;
+        }
+    }
+    let tables = synthetic();
+    let mut s = studies(&tables).unwrap();
+    let sine = s.iter_mut().find(|s| s.name == "sn").unwrap();
+    sine.probe_x = vec![0.9, 0.1, 0.5];
+    for f in build(&tables, sine).unwrap() {
+        check_named(&f);
+        checked += 1;
+    }
+    assert_eq!(checked, 20 + 20 + 7);
+    // markers say tanh or relu in the trained-against-untrained figure: both are named
+    let f = crate::report::figures(&with_relu()).unwrap();
+    let tvu = find(&f, "sn-trained-vs-untrained");
+    let labels: Vec<&str> = tvu.legend.iter().map(|e| e.label.as_str()).collect();
+    assert_eq!(labels, ["trained", "untrained", "tanh", "relu"]);
+}
+
+#[test]
+fn sine_trajectories_and_fixed_points_are_coloured_by_omega() {
+    let tables = synthetic();
+    let mut s = studies(&tables).unwrap();
+    let sine = s.iter_mut().find(|s| s.name == "sn").unwrap();
+    assert_eq!(sine.omega, Some((0.01, 0.04)));
+    // trial k asks for ω = 0.01 + 0.04 x_k: trials drawn in order of ω, coloured by it
+    sine.probe_x = vec![0.9, 0.1, 0.5];
+    let figs = build(&tables, sine).unwrap();
+    let f = find(&figs, "sn-trajectories");
+    let bar = f.colour_bar.as_ref().unwrap();
+    assert_eq!(
+        (bar.label.as_str(), bar.lo, bar.hi),
+        ("ω (cycles/step)", 0.01, 0.05)
+    );
+    let colours: Vec<Rgb> = lines(&f.panels[0]).iter().map(|l| l.0).collect();
+    assert_eq!(colours, [sequential(0.1), sequential(0.5), sequential(0.9)]);
+    // the first line is trial 1: its first state projects as the PCA of the network's states
+    // does, so check the trial through its length and ordering instead: 20 steps each
+    assert!(lines(&f.panels[0]).iter().all(|l| l.1.len() == 20));
+    // fixed points at commands 0, 0.5, 1 (three each) filled by their ω inside black rings
+    let points: Vec<(Rgb, Marker, usize)> = f.panels[0]
+        .layers
+        .iter()
+        .filter_map(|l| match l {
+            Layer::Points {
+                colour,
+                marker,
+                points,
+                ..
+            } => Some((*colour, *marker, points.len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        points,
+        [
+            (crate::report::palette::BLACK, Marker::Hollow, 9),
+            (sequential(0.0), Marker::Dot, 3),
+            (sequential(0.5), Marker::Dot, 3),
+            (sequential(1.0), Marker::Dot, 3),
+        ]
+    );
+    // without the probe commands: the first trials, coloured by order, fixed points black
+    let figs = study_figures("sn");
+    let f = find(&figs, "sn-trajectories");
+    assert_eq!(f.colour_bar.as_ref().unwrap().label, "probe trial");
+}
+
+#[test]
+fn sine_eigenvalues_are_coloured_by_omega_and_ring_the_oscillatory_pair() {
+    let figs = study_figures("sn");
+    let f = find(&figs, "sn-eigenvalues");
+    assert_eq!(
+        f.colour_bar,
+        Some(ColourBar {
+            label: "ω (cycles/step)".into(),
+            lo: 0.01,
+            hi: 0.05
+        })
+    );
+    let vanilla = &f.panels[0];
+    // |λ_k| = 1 − 0.2 k, angle ±0.2 (c + 0.1): every fixed point's complex pair of largest
+    // modulus is k = 0 alone here (k = 1 is not its conjugate), at angle 0.2 (c + 0.1)
+    let ring = vanilla
+        .layers
+        .iter()
+        .find_map(|l| match l {
+            Layer::Points {
+                marker: Marker::Hollow,
+                points,
+                colour,
+                ..
+            } => Some((*colour, points.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(ring.0, crate::report::palette::BLACK);
+    assert_eq!(ring.1.len(), 9);
+    for c in [0.0, 0.5, 1.0] {
+        let a: f64 = 0.2 * (c + 0.1);
+        let n = ring
+            .1
+            .iter()
+            .filter(|p| (p.0 - a.cos()).abs() < 1e-12 && (p.1 - a.sin()).abs() < 1e-12)
+            .count();
+        assert_eq!(n, 3, "command {c}");
+    }
+    // every eigenvalue drawn, coloured by the ω of its command: 3 commands × 3 points × 4
+    let dots: usize = vanilla
+        .layers
+        .iter()
+        .filter_map(|l| match l {
+            Layer::Points {
+                marker: Marker::Dot,
+                size: 2,
+                points,
+                colour,
+                ..
+            } => {
+                assert!([0.0, 0.5, 1.0].iter().any(|&c| *colour == sequential(c)));
+                Some(points.len())
+            }
+            _ => None,
+        })
+        .sum();
+    assert_eq!(dots, 36);
+    let labels: Vec<&str> = f.legend.iter().map(|e| e.label.as_str()).collect();
+    assert_eq!(labels, ["unit circle", "oscillatory pair"]);
+}
+
+#[test]
+fn conjugate_pairs_are_the_first_complex_eigenvalue_and_its_conjugate() {
+    // one fixed point: real 0.99, then 0.5 ± 0.6i (modulus 0.78), then 0.3 ± 0.1i
+    let re = [0.99, 0.5, 0.5, 0.3, 0.3];
+    let im = [0.0, 0.6, -0.6, 0.1, -0.1];
+    let k = [0, 1, 2, 3, 4];
+    let rows: Vec<usize> = vec![4, 2, 0, 3, 1];
+    let mut got = dynamics::oscillatory_pairs(&rows, &[0.5; 5], &[0; 5], &k, &re, &im);
+    got.sort();
+    assert_eq!(got, [1, 2]);
+    // a real spectrum has none
+    assert!(dynamics::oscillatory_pairs(
+        &[0, 1],
+        &[0.0; 2],
+        &[0; 2],
+        &[0, 1],
+        &[0.9, 0.1],
+        &[0.0; 2]
+    )
+    .is_empty());
+}
+
+#[test]
+fn modal_topology_embeddings_say_how_many_networks_the_rule_kept() {
+    let renamed: Tables = synthetic()
+        .into_iter()
+        .map(|(name, t)| {
+            let t: Table = match name {
+                "embedding" | "similarity" | "topology_summary" => edit(&t, "metric", |_, m| {
+                    (m == "topology_matched").then(|| "topology_modal".into())
+                }),
+                _ => t,
+            };
+            (name, t)
+        })
+        .collect();
+    let figs = crate::report::figures(&renamed).unwrap();
+    let f = find(&figs, "cd-mds-topology_modal");
+    // the summary: modal count 3 among 2 trained networks; the embedding holds 2 trained
+    assert!(f
+        .panels
+        .iter()
+        .all(|p| p.note == "2 of 2 networks; the modal rule set the others aside"));
+    assert!(f.caption.contains("Only the 2 of 2 trained networks whose fixed-point count is the population's mode (3 fixed points)"));
+    let plain = find(&figs, "cd-mds-svcca");
+    assert!(plain.panels.iter().all(|p| p.note.is_empty()));
 }
