@@ -7,6 +7,8 @@
    load; then take a screenshot tall enough for the whole page, with console logging, and fail
    on console errors.
 3. The screenshot must be non-trivial: many distinct colours, not mostly one colour.
+4. Every linked SVG is self-contained: no <text> left to the viewer's fonts, no font named,
+   nothing referenced outside the file (its glyphs are outlines defined in it).
 """
 
 import argparse
@@ -71,9 +73,27 @@ def check_links(folder):
         target = os.path.join(folder, urllib.parse.unquote(url.path))
         if not os.path.isfile(target):
             problems.append(f"<{tag} {attr}={value!r}>: {target} does not exist")
+        elif target.endswith(".svg"):
+            problems += svg_problems(target)
         elif tag == "img" and png_size(target) is None and not target.endswith(".svg"):
             problems.append(f"<img src={value!r}> is not a PNG or SVG file")
     return parser, problems
+
+
+def svg_problems(path):
+    """Text drawn by the viewer's fonts or references outside the file."""
+    with open(path, encoding="utf-8") as f:
+        svg = f.read()
+    name = os.path.basename(path)
+    out = []
+    if "<text" in svg or "font-family" in svg:
+        out.append(f"{name} has text that depends on the viewer's fonts")
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    for ref in re.findall(r'href="([^"]*)"', svg):
+        if not ref.startswith("#") or ref[1:] not in ids:
+            out.append(f"{name} refers to {ref!r}, which it does not define")
+            break
+    return out
 
 
 def page_height(folder, parser, width):

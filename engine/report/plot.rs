@@ -423,19 +423,17 @@ fn draw_panel<DB: DrawingBackend>(
     let (mut x, mut y) = bounds(&panel.layers);
     let bar = if panel.colour_bar.is_some() { BAR_H } else { 0 };
     let note = if panel.note.is_empty() { 0 } else { NOTE_H };
-    let (label_x, label_y) = if panel.bare {
-        (4 + bar + note, 4)
-    } else {
-        (40 + bar + note, 52)
-    };
+    let (label_x, label_y) = if panel.bare { (4, 4) } else { (40, 52) };
     if panel.equal_aspect {
         let pixels = (
             (PANEL_W - label_y - 20) as f64,
-            (PANEL_H - label_x - 40) as f64,
+            (PANEL_H - label_x - bar - note - 40) as f64,
         );
         (x, y) = equalise(x, y, pixels);
     }
-    let mut chart = ChartBuilder::on(area)
+    let (_, h) = area.dim_in_pixel();
+    let (plot, foot) = area.split_vertically(h - (bar + note) * s);
+    let mut chart = ChartBuilder::on(&plot)
         .caption(&panel.title, font(14, s))
         .margin(8 * s)
         .x_label_area_size(label_x * s)
@@ -522,25 +520,17 @@ fn draw_panel<DB: DrawingBackend>(
             }
         }
     }
-    let (w, h) = area.dim_in_pixel();
+    if let Some(bar) = &panel.colour_bar {
+        let w = (foot.dim_in_pixel().0 / s) as i32;
+        let width = w / 2;
+        draw_colour_bar(&foot, bar, ((w - width) / 2 - 30, 4), width, s)?;
+    }
     if !panel.note.is_empty() {
-        let y = (h / s - NOTE_H + 2) as i32;
-        area.draw(&Text::new(
+        foot.draw(&Text::new(
             panel.note.clone(),
-            (8 * si, y * si),
+            (8 * si, (bar as i32 + 1) * si),
             font(11, s).color(&RGBColor(90, 90, 90)),
         ))?;
-    }
-    if let Some(bar) = &panel.colour_bar {
-        let (w, h) = ((w / s) as i32, (h / s) as i32);
-        let width = w * 5 / 10;
-        draw_colour_bar(
-            area,
-            bar,
-            ((w - width) / 2 - 30, h - (BAR_H + note) as i32 + 4),
-            width,
-            s,
-        )?;
     }
     Ok(())
 }

@@ -227,9 +227,9 @@ pub fn sine_eigenvalues(tables: &Tables, study: &Study) -> Result<Vec<Figure>, R
             points: ringed,
             colour: BLACK,
             marker: Marker::Hollow,
-            size: 5,
+            size: 4,
         });
-        layers.extend(pairs.layers(4));
+        layers.extend(pairs.layers(3));
         fig.panels.push(Panel {
             title: arch,
             x_label: "Re λ".into(),

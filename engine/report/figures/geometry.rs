@@ -401,12 +401,23 @@ pub fn distance_heatmaps(tables: &Tables, study: &Study) -> Result<Vec<Figure>, 
         } else {
             format!("{name} ({n} networks)")
         };
+        let note = if name == "topology_modal" {
+            let kept = ids
+                .iter()
+                .filter(|id| study.nets.get(*id).is_some_and(|n| n.trained))
+                .count();
+            let (of, _) = modal_population(tables, study, kept)?;
+            format!("{kept} of {of} networks; the modal rule set the others aside")
+        } else {
+            String::new()
+        };
         fig.panels.push(Panel {
             title,
             layers,
             equal_aspect: true,
             bare: true,
             colour_bar: Some(bar),
+            note,
             ..Panel::default()
         });
     }
