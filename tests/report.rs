@@ -60,6 +60,25 @@ fn report_draws_every_figure_of_the_smoke_manifest() {
                 assert!(page.contains(&file), "index.html does not show {file}");
             }
         }
+        // the PNG is the SVG at 3 times its size; the SVG's text is glyph outlines
+        let svg = std::fs::read_to_string(out.join(format!("{name}.svg"))).unwrap();
+        assert!(
+            !svg.contains("<text"),
+            "{name}.svg has text left to the viewer's fonts"
+        );
+        let attr = |key: &str| -> u32 {
+            let from = svg.find(&format!("{key}=\"")).unwrap() + key.len() + 2;
+            svg[from..from + svg[from..].find('"').unwrap()]
+                .parse()
+                .unwrap()
+        };
+        let png = std::fs::read(out.join(format!("{name}.png"))).unwrap();
+        let dim = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+        assert_eq!(
+            (dim(16), dim(20)),
+            (3 * attr("width"), 3 * attr("height")),
+            "{name}.png is not 3 times its SVG"
+        );
     }
     assert!(
         page.contains("Clustering") && page.contains("<table"),

@@ -100,6 +100,11 @@ pub struct Study {
 }
 
 impl Study {
+    /// The frequency a command `x` asks for, when the study is a sine study with known range.
+    pub fn omega_of(&self, x: f64) -> Option<f64> {
+        self.omega.map(|(lo, range)| lo + range * x)
+    }
+
     /// Networks in figure order (see [`Net::order_key`]), restricted by `keep`.
     pub fn ordered(&self, keep: impl Fn(&Net) -> bool) -> Vec<&Net> {
         let mut v: Vec<&Net> = self.nets.values().filter(|n| keep(n)).collect();
@@ -265,13 +270,6 @@ fn sine_frequencies(
         }
     }
     Ok(())
-}
-
-impl Study {
-    /// The frequency a command `x` asks for, when the study is a sine study with known range.
-    pub fn omega_of(&self, x: f64) -> Option<f64> {
-        self.omega.map(|(lo, range)| lo + range * x)
-    }
 }
 
 /// Mean and standard error of `y` at each distinct `x` (ascending); SE is 0 for one sample.

@@ -110,6 +110,15 @@ fn stroke(c: BackendColor, width: u32) -> String {
     s
 }
 
+/// A shape's fill, or its outline when not `fill`.
+fn paint<S: BackendStyle>(s: &S, fill: bool) -> String {
+    if fill {
+        colour(s.color())
+    } else {
+        stroke(s.color(), s.stroke_width())
+    }
+}
+
 fn points(path: impl IntoIterator<Item = BackendCoord>) -> String {
     let v: Vec<String> = path.into_iter().map(|(x, y)| format!("{x},{y}")).collect();
     v.join(" ")
@@ -191,11 +200,7 @@ impl DrawingBackend for SvgCanvas<'_> {
         fill: bool,
     ) -> Drawn {
         if s.color().alpha > 0.0 {
-            let paint = if fill {
-                colour(s.color())
-            } else {
-                stroke(s.color(), s.stroke_width())
-            };
+            let paint = paint(s, fill);
             let _ = writeln!(
                 self.body,
                 "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" {paint}/>",
@@ -232,11 +237,7 @@ impl DrawingBackend for SvgCanvas<'_> {
         fill: bool,
     ) -> Drawn {
         if s.color().alpha > 0.0 {
-            let paint = if fill {
-                colour(s.color())
-            } else {
-                stroke(s.color(), s.stroke_width())
-            };
+            let paint = paint(s, fill);
             let _ = writeln!(
                 self.body,
                 "<circle cx=\"{}\" cy=\"{}\" r=\"{r}\" {paint}/>",
