@@ -72,8 +72,14 @@ impl Record {
     /// Whether the files of the entry in `objects`' folder `entry` (`<2 hex>/<64 hex>`) are
     /// still the ones this record describes (one stat per file, nothing read).
     pub fn holds(&self, objects: &Objects, entry: &str, entry_file: &str) -> bool {
-        let Some(stamp) = objects.stamper(entry) else {
-            return false;
+        let mut path = String::with_capacity(entry.len() + 64);
+        path.push_str(entry);
+        path.push('/');
+        let folder = path.len();
+        let mut stamp = |name: &str| {
+            path.truncate(folder);
+            path.push_str(name);
+            objects.stamp(&path)
         };
         if stamp(entry_file) != Some(self.meta) {
             return false;
@@ -84,9 +90,8 @@ impl Record {
     }
 }
 
-/// A cache's `objects` folder, opened once for a batch of quick checks. On Unix every entry
-/// folder is opened relative to it and its files stat-ed relative to that, so a stat looks up
-/// one name instead of walking the whole path.
+/// A cache's `objects` folder, opened once for a batch of quick checks. On Unix files are
+/// stat-ed relative to it, so a stat walks `<2 hex>/<64 hex>/<file>`, not the whole path.
 pub(super) struct Objects {
     #[cfg(unix)]
     folder: rustix::fd::OwnedFd,
@@ -94,33 +99,26 @@ pub(super) struct Objects {
     folder: std::path::PathBuf,
 }
 
-#[cfg(unix)]
-const FOLDER: rustix::fs::OFlags = {
-    use rustix::fs::OFlags;
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    let read = OFlags::PATH;
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    let read = OFlags::RDONLY;
-    read.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC)
-};
-
 impl Objects {
     #[cfg(unix)]
     pub fn open(path: &Path) -> Option<Objects> {
-        let folder = rustix::fs::open(path, FOLDER, rustix::fs::Mode::empty()).ok()?;
+        use rustix::fs::{open, Mode, OFlags};
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let read = OFlags::PATH;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let read = OFlags::RDONLY;
+        let flags = read | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let folder = open(path, flags, Mode::empty()).ok()?;
         Some(Objects { folder })
     }
 
-    /// Stats files of the folder `entry` by name.
+    /// The stamp of the file at `path` under the folder.
     #[cfg(unix)]
-    fn stamper<'a>(&'a self, entry: &'a str) -> Option<impl Fn(&str) -> Option<Stamp> + 'a> {
-        use rustix::fs::{statat, AtFlags};
-        Some(move |name: &str| {
-            let stat = statat(&self.folder, format!("{entry}/{name}"), AtFlags::empty()).ok()?;
-            Some(Stamp {
-                bytes: u64::try_from(stat.st_size).ok()?,
-                modified: stat.st_mtime as i128 * 1_000_000_000 + stat.st_mtime_nsec as i128,
-            })
+    fn stamp(&self, path: &str) -> Option<Stamp> {
+        let stat = rustix::fs::statat(&self.folder, path, rustix::fs::AtFlags::empty()).ok()?;
+        Some(Stamp {
+            bytes: u64::try_from(stat.st_size).ok()?,
+            modified: stat.st_mtime as i128 * 1_000_000_000 + stat.st_mtime_nsec as i128,
         })
     }
 
@@ -132,9 +130,11 @@ impl Objects {
     }
 
     #[cfg(not(unix))]
-    fn stamper(&self, entry: &str) -> Option<impl Fn(&str) -> Option<Stamp>> {
-        let dir = self.folder.join(entry);
-        Some(move |name: &str| fs::metadata(dir.join(name)).ok().as_ref().and_then(Stamp::of))
+    fn stamp(&self, path: &str) -> Option<Stamp> {
+        fs::metadata(self.folder.join(path))
+            .ok()
+            .as_ref()
+            .and_then(Stamp::of)
     }
 }
 

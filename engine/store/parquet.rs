@@ -327,16 +327,43 @@ impl ParquetStore {
         }
     }
 
+    /// `check_all`, with the summaries when asked for (`survey`).
+    fn batch_check(&self, keys: &[Key], summaries: bool) -> Vec<(Health, Summary)> {
+        let path = self.root.join(INDEX_FILE);
+        let known = index::load(&path);
+        let objects = Objects::open(&self.root.join("objects"));
+        let checked: Vec<(Health, Summary, Update)> = keys
+            .par_iter()
+            .map(|k| self.quick(k, known.get(k), objects.as_ref(), summaries))
+            .collect();
+        let mut found = Vec::with_capacity(keys.len());
+        let mut updates = Vec::with_capacity(keys.len());
+        for (health, summary, update) in checked {
+            found.push((health, summary));
+            updates.push(update);
+        }
+        if let Some(records) = updated(keys.iter().copied().zip(updates), known) {
+            let _ = index::save(&path, &records);
+        }
+        found
+    }
+
     /// The quick check of one entry, through its index record when that still holds.
     fn quick(
         &self,
         key: &Key,
         known: Option<&Record>,
         objects: Option<&Objects>,
+        summary: bool,
     ) -> (Health, Summary, Update) {
         let holds = |r: &&Record| objects.is_some_and(|o| r.holds(o, &entry_name(key), ENTRY_FILE));
         if let Some(record) = known.filter(holds) {
-            return (Health::Present, record.summary.clone(), Update::Keep);
+            let summary = if summary {
+                record.summary.clone()
+            } else {
+                Summary::new()
+            };
+            return (Health::Present, summary, Update::Keep);
         }
         match self.examine(key, Depth::Stat) {
             Ok((Health::Present, Inspected { record: Some(record), summary }))
@@ -629,27 +656,14 @@ impl Store for ParquetStore {
     /// record or its `_entry.json`, and rewrites the index when it learned something (best
     /// effort: a cache this process cannot write is still checked).
     fn check_all(&self, keys: &[Key]) -> Vec<Health> {
-        self.survey(keys).into_iter().map(|(health, _)| health).collect()
+        self.batch_check(keys, false)
+            .into_iter()
+            .map(|(health, _)| health)
+            .collect()
     }
 
     fn survey(&self, keys: &[Key]) -> Vec<(Health, Summary)> {
-        let path = self.root.join(INDEX_FILE);
-        let known = index::load(&path);
-        let objects = Objects::open(&self.root.join("objects"));
-        let checked: Vec<(Health, Summary, Update)> = keys
-            .par_iter()
-            .map(|k| self.quick(k, known.get(k), objects.as_ref()))
-            .collect();
-        let mut found = Vec::with_capacity(keys.len());
-        let mut updates = Vec::with_capacity(keys.len());
-        for (health, summary, update) in checked {
-            found.push((health, summary));
-            updates.push(update);
-        }
-        if let Some(records) = updated(keys.iter().copied().zip(updates), known) {
-            let _ = index::save(&path, &records);
-        }
-        found
+        self.batch_check(keys, true)
     }
 
     fn verify(&self, key: &Key) -> Result<Health, StoreError> {
