@@ -102,6 +102,7 @@ fn network_entry(node: &census::plan::TaskNode) -> Output {
         .with("network", row.to_table())
         .with("weights", weights)
         .with("loss_curve", loss)
+        .with_summary(row.summary())
 }
 
 struct Quiet;

@@ -273,10 +273,17 @@ impl Table {
     }
 }
 
-/// What one task produces: named tables. A task that produces one table names it after itself.
+/// A few short facts about an output, stored beside its tables (in the cache entry's
+/// `_entry.json` and the quick-check index) so commands that need only them (the population
+/// count after `apply`) read no table.
+pub type Summary = BTreeMap<String, String>;
+
+/// What one task produces: named tables, and optionally a summary of them. A task that
+/// produces one table names it after itself.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Output {
     pub tables: BTreeMap<String, Table>,
+    pub summary: Summary,
 }
 
 impl Output {
@@ -286,6 +293,11 @@ impl Output {
 
     pub fn with(mut self, name: &str, table: Table) -> Output {
         self.tables.insert(name.to_string(), table);
+        self
+    }
+
+    pub fn with_summary(mut self, summary: Summary) -> Output {
+        self.summary = summary;
         self
     }
 

@@ -21,9 +21,9 @@ pub struct Eta {
 
 impl Eta {
     pub fn new(plan: &Plan, jobs: usize) -> Eta {
-        let work = plan
-            .nodes()
-            .map(|(n, node)| (node.key, (cost::class(plan, n), cost::work(plan, n))))
+        let work = cost::all(plan)
+            .into_iter()
+            .map(|(n, class, work)| (plan.node(n).key, (class, work)))
             .collect();
         Eta {
             work,

@@ -14,7 +14,7 @@
 //! - the rest (`select`, `mds`, `clustering`, `topology_distance`, `findings`): `k²` for `k`
 //!   networks.
 
-use super::memory::{net_of, networks, params};
+use super::memory::{networks, params, Nets};
 use crate::manifest::{FixedPointParams, TopologyParams};
 use crate::plan::Plan;
 use crate::task::train::{NetSpec, ProbeParams, SearchTrialParams, TrainParams};
@@ -48,8 +48,24 @@ pub fn class(plan: &Plan, n: NodeIndex) -> &'static str {
     }
 }
 
+/// The class and work of every task of a plan, in plan order (on rayon's pool, each network's
+/// parameters parsed once).
+pub fn all(plan: &Plan) -> Vec<(NodeIndex, &'static str, f64)> {
+    use rayon::prelude::*;
+    let nets = Nets::of(plan);
+    let nodes: Vec<NodeIndex> = plan.nodes().map(|(n, _)| n).collect();
+    nodes
+        .into_par_iter()
+        .map(|n| (n, class(plan, n), work_in(plan, n, &nets)))
+        .collect()
+}
+
 /// Estimated multiply-adds of task `n` (at least 1).
 pub fn work(plan: &Plan, n: NodeIndex) -> f64 {
+    work_in(plan, n, &Nets::default())
+}
+
+fn work_in(plan: &Plan, n: NodeIndex, nets: &Nets) -> f64 {
     let node = plan.node(n);
     let estimate = match node.kind {
         "train" => params::<TrainParams>(node).map(|p| {
@@ -61,11 +77,11 @@ pub fn work(plan: &Plan, n: NodeIndex) -> f64 {
             training(&p.net, s.iterations, s.batch, s.val_trials)
         }),
         "probe" => params::<ProbeParams>(node)
-            .zip(net_of(plan, n))
+            .zip(nets.net_of(plan, n))
             .map(|(p, net)| (p.trials * net.task.steps()) as f64 * step(&net)),
-        "fixed_points" => fixed_points(plan, n),
-        "topology" => topology(plan, n),
-        "svcca" | "cka" | "shape" | "dsa" => geometry(plan, n),
+        "fixed_points" => fixed_points(plan, n, nets),
+        "topology" => topology(plan, n, nets),
+        "svcca" | "cka" | "shape" | "dsa" => geometry(plan, n, nets),
         _ => None,
     };
     estimate
@@ -73,33 +89,33 @@ pub fn work(plan: &Plan, n: NodeIndex) -> f64 {
         .max(1.0)
 }
 
-fn fixed_points(plan: &Plan, n: NodeIndex) -> Option<f64> {
+fn fixed_points(plan: &Plan, n: NodeIndex, nets: &Nets) -> Option<f64> {
     #[derive(serde::Deserialize)]
     struct P {
         fixed_points: FixedPointParams,
     }
     let p = params::<P>(plan.node(n))?;
-    let net = net_of(plan, n)?;
+    let net = nets.net_of(plan, n)?;
     let conditions = net.task.conditions(p.fixed_points.conditions).len();
     let cube = (net.units as f64).powi(3) * (net.arch.blocks() + 1) as f64;
     Some(20.0 * (conditions * p.fixed_points.inits) as f64 * cube)
 }
 
-fn topology(plan: &Plan, n: NodeIndex) -> Option<f64> {
+fn topology(plan: &Plan, n: NodeIndex, nets: &Nets) -> Option<f64> {
     #[derive(serde::Deserialize)]
     struct P {
         topology: TopologyParams,
     }
     let p = params::<P>(plan.node(n))?;
-    let net = net_of(plan, n)?;
+    let net = nets.net_of(plan, n)?;
     Some(20.0 * (p.topology.runs * p.topology.max_steps) as f64 * step(&net))
 }
 
-fn geometry(plan: &Plan, n: NodeIndex) -> Option<f64> {
+fn geometry(plan: &Plan, n: NodeIndex, nets: &Nets) -> Option<f64> {
     let probes = plan.deps(n);
     let first = *probes.first()?;
     let probe = params::<ProbeParams>(plan.node(first))?;
-    let net = net_of(plan, first)?;
+    let net = nets.net_of(plan, first)?;
     let (k, rows, units) = (
         probes.len() as f64,
         (probe.trials * net.task.steps()) as f64,

@@ -84,7 +84,7 @@ fn of(plan: &Plan, n: NodeIndex, node: &TaskNode, store: &dyn Store, health: Hea
         Health::Damaged(_) => return Freshness::Run(Reason::Damaged),
         Health::Absent => {}
     }
-    Freshness::Run(match store.slot(&node.slot) {
+    Freshness::Run(match store.slot(&node.slot()) {
         None => Reason::New,
         Some(r) if r.version != node.version => Reason::VersionChanged,
         Some(r) if r.params_hash != node.params_hash() => Reason::ParamsChanged,

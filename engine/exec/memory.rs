@@ -12,47 +12,62 @@
 //! - `svcca`, `cka`, `shape`: every input probe's states, as read (f32) and in f64 twice;
 //! - `topology_distance`, `mds`, `clustering`, `select`: a few `n×n` f64 matrices of their inputs.
 //!
-//! Parameters that do not parse (a kind this module does not know) count as zero.
+//! Parameters that do not parse (a kind this module does not know) count as zero. Over a whole
+//! plan, each network's parameters are parsed once (`Nets`), not once per task that uses it.
 
 use crate::manifest::{FixedPointParams, TopologyParams};
 use crate::plan::{Plan, TaskNode};
 use crate::task::train::{NetSpec, ProbeParams, Schedule, SearchTrialParams, TrainParams};
 use petgraph::graph::NodeIndex;
+use rayon::prelude::*;
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
 
 const F32: u64 = 4;
 const F64: u64 = 8;
 
 /// The estimate of every node, in plan order (computed on rayon's pool).
 pub fn estimates(plan: &Plan) -> Vec<(NodeIndex, u64)> {
-    use rayon::prelude::*;
+    let nets = Nets::of(plan);
     let nodes: Vec<NodeIndex> = plan.nodes().map(|(n, _)| n).collect();
-    nodes.par_iter().map(|&n| (n, estimate(plan, n))).collect()
+    let probes: HashMap<NodeIndex, u64> = nodes
+        .par_iter()
+        .filter(|&&n| plan.node(n).kind == "probe")
+        .map(|&n| (n, probe_states(plan, n, &nets)))
+        .collect();
+    let probe = |p: NodeIndex| probes.get(&p).copied().unwrap_or(0);
+    nodes
+        .par_iter()
+        .map(|&n| (n, estimate_in(plan, n, &nets, &probe)))
+        .collect()
 }
 
 /// Estimated peak bytes of task `n`.
 pub fn estimate(plan: &Plan, n: NodeIndex) -> u64 {
+    let nets = Nets::default();
+    estimate_in(plan, n, &nets, &|p| probe_states(plan, p, &nets))
+}
+
+/// `estimate`, with the networks and each probe's states (`probe`) looked up.
+fn estimate_in(plan: &Plan, n: NodeIndex, nets: &Nets, probe: &dyn Fn(NodeIndex) -> u64) -> u64 {
     let node = plan.node(n);
     match node.kind {
         "train" => params::<TrainParams>(node).map_or(0, |p| training(&p.net, &p.schedule)),
         "search_trial" => {
             params::<SearchTrialParams>(node).map_or(0, |p| training(&p.net, &p.schedule))
         }
-        "probe" => match (params::<ProbeParams>(node), net_of(plan, n)) {
-            (Some(p), Some(net)) => mul(&[3, states(&net, p.trials)]),
-            _ => 0,
-        },
-        "fixed_points" => fixed_points(plan, n).unwrap_or(0),
-        "topology" => topology(plan, n).unwrap_or(0),
+        "probe" => mul(&[3, probe(n)]),
+        "fixed_points" => fixed_points(plan, n, nets).unwrap_or(0),
+        "topology" => topology(plan, n, nets).unwrap_or(0),
         "svcca" | "cka" | "shape" | "dsa" => plan.deps(n).into_iter().fold(0u64, |sum, p| {
-            sum.saturating_add(mul(&[(F32 + 2 * F64) / F32, probe_states(plan, p)]))
+            sum.saturating_add(mul(&[(F32 + 2 * F64) / F32, probe(p)]))
         }),
         _ => mul(&[8 * F64, networks(plan, n), networks(plan, n)]),
     }
 }
 
 pub(super) fn params<P: DeserializeOwned>(node: &TaskNode) -> Option<P> {
-    P::deserialize(&node.params).ok()
+    P::deserialize(&*node.params).ok()
 }
 
 fn mul(factors: &[u64]) -> u64 {
@@ -63,13 +78,37 @@ fn add(terms: &[u64]) -> u64 {
     terms.iter().fold(0u64, |s, &t| s.saturating_add(t))
 }
 
-/// The network a per-network task works on: the `train` task it depends on first.
-pub(super) fn net_of(plan: &Plan, n: NodeIndex) -> Option<NetSpec> {
-    let first = *plan.deps(n).first()?;
-    let node = plan.node(first);
-    match node.kind {
-        "train" => params::<TrainParams>(node).map(|p| p.net),
-        _ => net_of(plan, first),
+/// The network of each `train` task of a plan, parsed once; an empty `Nets` parses on every
+/// lookup.
+#[derive(Default)]
+pub(super) struct Nets(HashMap<NodeIndex, NetSpec>);
+
+impl Nets {
+    pub fn of(plan: &Plan) -> Nets {
+        let train: Vec<NodeIndex> = plan
+            .nodes()
+            .filter(|(_, node)| node.kind == "train")
+            .map(|(n, _)| n)
+            .collect();
+        Nets(
+            train
+                .into_par_iter()
+                .filter_map(|n| Some((n, params::<TrainParams>(plan.node(n))?.net)))
+                .collect(),
+        )
+    }
+
+    /// The network a per-network task works on: the `train` task it depends on first.
+    pub fn net_of(&self, plan: &Plan, n: NodeIndex) -> Option<NetSpec> {
+        let first = *plan.deps(n).first()?;
+        let node = plan.node(first);
+        match node.kind {
+            "train" => match self.0.get(&first) {
+                Some(net) => Some(net.clone()),
+                None => params::<TrainParams>(node).map(|p| p.net),
+            },
+            _ => self.net_of(plan, first),
+        }
     }
 }
 
@@ -107,14 +146,14 @@ fn square(n: u64) -> u64 {
     mul(&[8 * F64, n, n])
 }
 
-fn fixed_points(plan: &Plan, n: NodeIndex) -> Option<u64> {
+fn fixed_points(plan: &Plan, n: NodeIndex, nets: &Nets) -> Option<u64> {
     #[derive(serde::Deserialize)]
     struct P {
         probe: ProbeParams,
         fixed_points: FixedPointParams,
     }
     let p = params::<P>(plan.node(n))?;
-    let net = net_of(plan, n)?;
+    let net = nets.net_of(plan, n)?;
     let inits = mul(&[4 * F64, p.fixed_points.inits as u64, net.units as u64]);
     Some(add(&[
         states(&net, p.probe.trials),
@@ -124,20 +163,20 @@ fn fixed_points(plan: &Plan, n: NodeIndex) -> Option<u64> {
     ]))
 }
 
-fn topology(plan: &Plan, n: NodeIndex) -> Option<u64> {
+fn topology(plan: &Plan, n: NodeIndex, nets: &Nets) -> Option<u64> {
     #[derive(serde::Deserialize)]
     struct P {
         topology: TopologyParams,
     }
     let p = params::<P>(plan.node(n))?;
-    let net = net_of(plan, n)?;
+    let net = nets.net_of(plan, n)?;
     let runs = mul(&[4 * F64, p.topology.runs as u64, net.units as u64]);
     Some(add(&[runs, square(net.units as u64), weights(&net)]))
 }
 
 /// The states of probe task `p`, or 0 when it is not a probe.
-fn probe_states(plan: &Plan, p: NodeIndex) -> u64 {
-    match (params::<ProbeParams>(plan.node(p)), net_of(plan, p)) {
+fn probe_states(plan: &Plan, p: NodeIndex, nets: &Nets) -> u64 {
+    match (params::<ProbeParams>(plan.node(p)), nets.net_of(plan, p)) {
         (Some(probe), Some(net)) => states(&net, probe.trials),
         _ => 0,
     }

@@ -362,7 +362,7 @@ pub fn run_task(
         deps: dep_keys(plan, n),
     };
     // The entry is safe; failing to write bookkeeping only costs a less precise `plan` reason.
-    let _ = store.set_slot(&node.slot, &record);
+    let _ = store.set_slot(&node.slot(), &record);
     let _ = store.set_failure(&node.key, None);
     Outcome::Ran
 }

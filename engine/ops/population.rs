@@ -1,12 +1,15 @@
 //! How a study's trained networks came out, per architecture: trained, solved, unsolved,
 //! diverged. `apply` prints it after a run and `status` with the task counts, so a user sees
 //! what the analyses of trained networks will leave out before reading any table.
+//!
+//! Each train entry's outcome comes from the summary the store keeps beside it (no table read);
+//! an entry written before summaries existed has its `network` table read instead.
 
 use crate::manifest::Manifest;
 use crate::plan::{Key, Plan, TaskNode};
 use crate::rnn::Arch;
 use crate::store::{Health, Lookup, Store, StoreError};
-use crate::task::NetworkRow;
+use crate::task::{NetworkRow, Outcome};
 use rayon::prelude::*;
 use std::fmt::Write;
 
@@ -21,31 +24,36 @@ pub struct Count {
     pub diverged: usize,
 }
 
-/// The `network` row of every train task whose entry is in the cache, in plan order (read on
-/// rayon's pool; only the `network` table of each entry is read).
-fn rows<'a>(
+/// The outcome of every train task whose entry is in the cache, in plan order: from the
+/// entry's summary, or else (on rayon's pool) from its `network` table.
+fn outcomes<'a>(
     plan: &'a Plan,
     store: &dyn Store,
-) -> Result<Vec<(&'a TaskNode, NetworkRow)>, StoreError> {
+) -> Result<Vec<(&'a TaskNode, Outcome)>, StoreError> {
     let train: Vec<&TaskNode> = plan
         .nodes()
         .map(|(_, n)| n)
         .filter(|n| n.kind == "train")
         .collect();
     let keys: Vec<Key> = train.iter().map(|n| n.key).collect();
-    let health = store.check_all(&keys);
-    let rows: Vec<Option<(&TaskNode, NetworkRow)>> = train
+    let found = store.survey(&keys);
+    let outcomes: Vec<Option<(&TaskNode, Outcome)>> = train
         .into_par_iter()
-        .zip(health)
-        .filter(|(_, health)| *health == Health::Present)
-        .map(
-            |(node, _)| match store.get_tables(&node.key, &["network"])? {
-                Lookup::Present(output) => Ok(NetworkRow::of(&output).ok().map(|row| (node, row))),
+        .zip(found)
+        .filter(|(_, (health, _))| *health == Health::Present)
+        .map(|(node, (_, summary))| {
+            if let Some(outcome) = Outcome::from_summary(&summary) {
+                return Ok(Some((node, outcome)));
+            }
+            match store.get_tables(&node.key, &["network"])? {
+                Lookup::Present(output) => Ok(NetworkRow::of(&output)
+                    .ok()
+                    .map(|row| (node, row.outcome()))),
                 _ => Ok(None),
-            },
-        )
+            }
+        })
         .collect::<Result<_, StoreError>>()?;
-    Ok(rows.into_iter().flatten().collect())
+    Ok(outcomes.into_iter().flatten().collect())
 }
 
 /// The counts of every study and architecture with a trained network in the cache, in the
@@ -56,11 +64,11 @@ pub fn count(
     store: &dyn Store,
 ) -> Result<Vec<Count>, StoreError> {
     let mut out: Vec<Count> = Vec::new();
-    for (node, row) in rows(plan, store)? {
-        if !row.trained {
+    for (node, outcome) in outcomes(plan, store)? {
+        if !outcome.trained {
             continue;
         }
-        let arch = row.arch;
+        let arch = outcome.arch;
         let k = match out
             .iter()
             .position(|c| c.study == node.study && c.arch == arch)
@@ -80,9 +88,9 @@ pub fn count(
         };
         let c = &mut out[k];
         c.trained += 1;
-        if !row.ok() {
+        if !outcome.ok {
             c.diverged += 1;
-        } else if row.solved {
+        } else if outcome.solved {
             c.solved += 1;
         } else {
             c.unsolved += 1;
@@ -116,4 +124,76 @@ pub fn render(counts: &[Count]) -> String {
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+    use crate::table::Output;
+
+    const MANIFEST: &str = r#"
+[[study]]
+name = "s"
+task = { kind = "flipflop", steps = 20 }
+[study.grid]
+arch = ["vanilla", "gru"]
+activation = ["tanh"]
+units = [4]
+l2 = [1e-4]
+seeds = 3
+[study.train]
+iterations = 5
+"#;
+
+    /// Each trained network of the plan gets an outcome by its seed (solved, unsolved,
+    /// diverged); vanilla entries carry a summary, gru entries only their `network` table, as
+    /// entries written before summaries did. One gru entry is missing.
+    #[test]
+    fn counts_from_summaries_and_from_tables_agree() {
+        let manifest = crate::manifest::parse(std::path::Path::new("m.toml"), MANIFEST).unwrap();
+        let plan = crate::ops::plan_of(&manifest, &crate::task::Registry::standard()).unwrap();
+        let store = MemoryStore::new();
+        for (_, node) in plan.nodes().filter(|(_, n)| n.kind == "train") {
+            let net = &node.params["net"];
+            let seed = node.params["seed"].as_u64().unwrap();
+            let row = NetworkRow {
+                network_id: node.key.short(),
+                task: serde_json::from_value(net["task"].clone()).unwrap(),
+                arch: serde_json::from_value(net["arch"].clone()).unwrap(),
+                activation: serde_json::from_value(net["activation"].clone()).unwrap(),
+                units: 4,
+                l2: 1e-4,
+                seed,
+                trained: node.params["schedule"]["iterations"] != 0,
+                iterations: 5,
+                status: if seed == 2 { "diverged" } else { "ok" }.into(),
+                reason: String::new(),
+                train_loss: 0.1,
+                val_loss: 0.1,
+                score: 0.9,
+                solved: seed == 0,
+                hyper: None,
+            };
+            if row.arch == Arch::Gru && seed == 1 && row.trained {
+                continue;
+            }
+            let output = Output::new().with("network", row.to_table());
+            let output = if row.arch == Arch::Vanilla {
+                output.with_summary(row.summary())
+            } else {
+                output
+            };
+            store.put(&node.key, &output).unwrap();
+        }
+        let counts = count(&manifest, &plan, &store).unwrap();
+        let got: Vec<_> = counts
+            .iter()
+            .map(|c| (c.arch, c.trained, c.solved, c.unsolved, c.diverged))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(Arch::Vanilla, 3, 1, 1, 1), (Arch::Gru, 2, 1, 0, 1)]
+        );
+    }
 }

@@ -10,12 +10,18 @@
 //!    `topology_distance` twice, the paper's rule and the count-robust one), then `mds` and
 //!    `clustering` of each distance;
 //! 5. per study, `findings` over its clusterings and fixed points.
+//!
+//! The keys of each configuration's tasks, and of the per-network tasks, are computed on
+//! rayon's pool; tasks are inserted in the order above, so the plan does not depend on it.
 
-use super::graph::{Plan, PlanBuilder, PlanError};
-use crate::manifest::{Analysis, Manifest, Study};
+use super::graph::{Keyed, Plan, PlanBuilder, PlanError};
+use super::key::Key;
+use crate::manifest::{Analysis, Config, Manifest, Study};
 use crate::task::train::{NetSpec, ProbeParams, Schedule, SearchTrialParams, TrainParams};
 use petgraph::graph::NodeIndex;
+use rayon::prelude::*;
 use serde_json::{json, to_value};
+use std::sync::Arc;
 
 pub fn expand(
     manifest: &Manifest,
@@ -39,9 +45,99 @@ fn population(mut params: serde_json::Value, s: &Study) -> serde_json::Value {
     params
 }
 
-fn expand_study(b: &mut PlanBuilder, s: &Study) -> Result<(), PlanError> {
+/// The algorithm versions of the kinds a configuration plans.
+struct Versions {
+    search_trial: u32,
+    select: u32,
+    train: u32,
+}
+
+/// The keyed tasks of one configuration: its search trials and `select` (when the study
+/// searches), then per seed its network (after `select`) and untrained control.
+struct ConfigTasks {
+    trials: Vec<Keyed>,
+    select: Option<Keyed>,
+    /// Each with whether it depends on `select`.
+    networks: Vec<(Keyed, bool)>,
+}
+
+fn keyed(kind: &'static str, version: u32, label: String, params: serde_json::Value, deps: &[Key]) -> Keyed {
+    let key = Key::compute(kind, version, &params, deps);
+    Keyed {
+        kind,
+        version,
+        label,
+        params: Arc::new(params),
+        key,
+    }
+}
+
+fn config_tasks(s: &Study, c: &Config, schedule: &Schedule, v: &Versions) -> ConfigTasks {
+    let net = NetSpec {
+        task: s.task.clone(),
+        arch: c.arch,
+        activation: c.activation,
+        units: c.units,
+        l2: c.l2,
+    };
+    let tag = format!("{}-{}-{} l2={}", c.arch, c.activation, c.units, c.l2);
+    let mut trials = Vec::new();
+    let mut select = None;
+    if let Some(search) = &s.search {
+        let trial_schedule = Schedule {
+            iterations: search.iterations,
+            ..schedule.clone()
+        };
+        trials = (0..search.trials)
+            .map(|trial| {
+                let p = SearchTrialParams {
+                    net: net.clone(),
+                    schedule: trial_schedule.clone(),
+                    space: search.space.clone(),
+                    search_seed: search.seed,
+                    trial,
+                };
+                keyed("search_trial", v.search_trial, format!("{tag} trial {trial}"), val(p), &[])
+            })
+            .collect();
+        let trial_keys: Vec<Key> = trials.iter().map(|t| t.key).collect();
+        select = Some(keyed("select", v.select, tag.clone(), json!({}), &trial_keys));
+    }
+    let select_key: Vec<Key> = select.iter().map(|t| t.key).collect();
+    let mut networks = Vec::new();
+    for &seed in &s.seeds {
+        let p = TrainParams {
+            net: net.clone(),
+            seed,
+            schedule: schedule.clone(),
+            hyper: select.is_none().then_some(s.train.hyper),
+        };
+        let label = format!("{tag} seed {seed}");
+        networks.push((keyed("train", v.train, label, val(p), &select_key), true));
+        if s.train.untrained {
+            let p = TrainParams {
+                net: net.clone(),
+                seed,
+                schedule: Schedule {
+                    iterations: 0,
+                    ..schedule.clone()
+                },
+                hyper: None,
+            };
+            let label = format!("{tag} seed {seed} untrained");
+            networks.push((keyed("train", v.train, label, val(p), &[]), false));
+        }
+    }
+    ConfigTasks {
+        trials,
+        select,
+        networks,
+    }
+}
+
+/// Every network of the study (trained and untrained), in configuration then seed order.
+fn networks(b: &mut PlanBuilder, s: &Study) -> Result<Vec<NodeIndex>, PlanError> {
     let name = s.name.as_str();
-    let mut networks: Vec<NodeIndex> = Vec::new();
     let schedule = Schedule {
         iterations: s.train.iterations,
         batch: s.train.batch,
@@ -50,93 +146,59 @@ fn expand_study(b: &mut PlanBuilder, s: &Study) -> Result<(), PlanError> {
         val_trials: s.train.val_trials,
         val_seed: s.train.val_seed,
     };
-    for c in &s.configs {
-        let net = NetSpec {
-            task: s.task.clone(),
-            arch: c.arch,
-            activation: c.activation,
-            units: c.units,
-            l2: c.l2,
-        };
-        let tag = format!("{}-{}-{} l2={}", c.arch, c.activation, c.units, c.l2);
-        let select = match &s.search {
-            None => None,
-            Some(search) => {
-                let trial_schedule = Schedule {
-                    iterations: search.iterations,
-                    ..schedule.clone()
-                };
-                let trials: Vec<NodeIndex> = (0..search.trials)
-                    .map(|trial| {
-                        let p = SearchTrialParams {
-                            net: net.clone(),
-                            schedule: trial_schedule.clone(),
-                            space: search.space.clone(),
-                            search_seed: search.seed,
-                            trial,
-                        };
-                        b.add(
-                            name,
-                            "search_trial",
-                            format!("{tag} trial {trial}"),
-                            val(p),
-                            &[],
-                        )
-                    })
-                    .collect::<Result<_, _>>()?;
-                Some(b.add(name, "select", tag.clone(), json!({}), &trials)?)
-            }
-        };
-        for &seed in &s.seeds {
-            let hyper = if select.is_some() {
-                None
-            } else {
-                Some(s.train.hyper)
-            };
-            let p = TrainParams {
-                net: net.clone(),
-                seed,
-                schedule: schedule.clone(),
-                hyper,
-            };
-            networks.push(b.add(
-                name,
-                "train",
-                format!("{tag} seed {seed}"),
-                val(p),
-                select.as_slice(),
-            )?);
-            if s.train.untrained {
-                let p = TrainParams {
-                    net: net.clone(),
-                    seed,
-                    schedule: Schedule {
-                        iterations: 0,
-                        ..schedule.clone()
-                    },
-                    hyper: None,
-                };
-                networks.push(b.add(
-                    name,
-                    "train",
-                    format!("{tag} seed {seed} untrained"),
-                    val(p),
-                    &[],
-                )?);
-            }
+    let v = Versions {
+        search_trial: b.version("search_trial")?,
+        select: b.version("select")?,
+        train: b.version("train")?,
+    };
+    let planned: Vec<ConfigTasks> = s
+        .configs
+        .par_iter()
+        .map(|c| config_tasks(s, c, &schedule, &v))
+        .collect();
+    let mut networks = Vec::new();
+    for config in planned {
+        let trials: Vec<NodeIndex> = config
+            .trials
+            .into_iter()
+            .map(|t| b.insert(name, t, &[]))
+            .collect();
+        let select: Option<NodeIndex> = config.select.map(|t| b.insert(name, t, &trials));
+        for (task, after_select) in config.networks {
+            let deps = if after_select { select.as_slice() } else { &[] };
+            networks.push(b.insert(name, task, deps));
         }
     }
+    Ok(networks)
+}
+
+/// One task of `kind` per network, with the same parameters, after `deps` of that network.
+fn per_network(
+    b: &mut PlanBuilder,
+    name: &str,
+    kind: &'static str,
+    params: serde_json::Value,
+    labels: &[String],
+    deps: impl Fn(usize) -> Vec<NodeIndex>,
+) -> Result<Vec<NodeIndex>, PlanError> {
+    let items = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.clone(), deps(i)))
+        .collect();
+    b.add_each(name, kind, params, items)
+}
+
+fn expand_study(b: &mut PlanBuilder, s: &Study) -> Result<(), PlanError> {
+    let name = s.name.as_str();
+    let networks = networks(b, s)?;
     let probe = ProbeParams {
         task: s.task.clone(),
         trials: s.probe.trials,
         seed: s.probe.seed,
     };
     let labels: Vec<String> = networks.iter().map(|&n| b.label(n).to_string()).collect();
-    let probes: Vec<NodeIndex> = networks
-        .iter()
-        .zip(&labels)
-        .map(|(&n, l)| b.add(name, "probe", l.clone(), val(&probe), &[n]))
-        .collect::<Result<_, _>>()?;
+    let probes = per_network(b, name, "probe", val(&probe), &labels, |i| vec![networks[i]])?;
 
     let mut distances: Vec<NodeIndex> = Vec::new();
     for a in &s.analyses {
@@ -168,11 +230,9 @@ fn expand_study(b: &mut PlanBuilder, s: &Study) -> Result<(), PlanError> {
     if let Some(fp) = fixed {
         let fp_params =
             json!({ "task": val(&s.task), "probe": val(&probe), "fixed_points": val(fp) });
-        let fps: Vec<NodeIndex> = networks
-            .iter()
-            .zip(&labels)
-            .map(|(&n, l)| b.add(name, "fixed_points", l.clone(), fp_params.clone(), &[n]))
-            .collect::<Result<_, _>>()?;
+        let fps = per_network(b, name, "fixed_points", fp_params, &labels, |i| {
+            vec![networks[i]]
+        })?;
         fixed_point_nodes.clone_from(&fps);
         let topo = s.analyses.iter().find_map(|a| match a {
             Analysis::Topology(p) => Some(p),
@@ -181,12 +241,9 @@ fn expand_study(b: &mut PlanBuilder, s: &Study) -> Result<(), PlanError> {
         if let Some(tp) = topo {
             let t_params =
                 json!({ "task": val(&s.task), "topology": val(tp), "tol_unique": fp.tol_unique });
-            let topos: Vec<NodeIndex> = networks
-                .iter()
-                .zip(&fps)
-                .zip(&labels)
-                .map(|((&n, &f), l)| b.add(name, "topology", l.clone(), t_params.clone(), &[n, f]))
-                .collect::<Result<_, _>>()?;
+            let topos = per_network(b, name, "topology", t_params, &labels, |i| {
+                vec![networks[i], fps[i]]
+            })?;
             for rule in ["modal", "matched"] {
                 distances.push(b.add(
                     name,

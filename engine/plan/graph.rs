@@ -1,27 +1,28 @@
 //! The task graph: nodes with kind, parameters, key and dependencies, built in dependency order
 //! and sealed before anything runs.
 //!
-//! `PlanBuilder` computes each node's key as it is added (its dependencies are already there),
-//! merges nodes with equal keys (two studies sharing a network train it once, and the node
+//! `PlanBuilder` computes each node's key as it is added (its dependencies are already there;
+//! or takes a key computed beforehand from the dependencies' keys, so a caller can compute
+//! many keys in parallel and insert them in order), merges nodes with equal keys (two studies sharing a network train it once, and the node
 //! remembers every study it belongs to, so each study keeps its rows), and `build`
 //! checks the graph is acyclic and fixes a topological order. The executor only sees a `Plan`.
 
-use super::key::{params_hash, Key};
+use super::key::{canonical_json, params_hash, Key};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
+use rayon::prelude::*;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 #[derive(Clone, Debug)]
 pub struct TaskNode {
     pub kind: &'static str,
     pub version: u32,
-    pub params: serde_json::Value,
+    /// Shared between the tasks planned with the same parameters (every probe of a study).
+    pub params: Arc<serde_json::Value>,
     pub key: Key,
     /// For people: `train gru-tanh-64-l2=0.0001 seed 3`.
     pub label: String,
-    /// Names the task independently of its parameters (`study/kind/label`), so `plan` can tell
-    /// a changed task from a new one.
-    pub slot: String,
     /// The first study that planned this task.
     pub study: String,
     /// Every study that planned this task, `study` first, each once.
@@ -31,6 +32,12 @@ pub struct TaskNode {
 impl TaskNode {
     pub fn params_hash(&self) -> String {
         params_hash(&self.params)
+    }
+
+    /// Names the task independently of its parameters (`study/kind/label`), so `plan` can tell
+    /// a changed task from a new one.
+    pub fn slot(&self) -> String {
+        format!("{}/{}/{}", self.study, self.kind, self.label)
     }
 }
 
@@ -51,6 +58,16 @@ pub enum PlanError {
         limit: String,
         limit_source: String,
     },
+}
+
+/// A task whose key is computed (`Key::compute` or `Key::of_canonical`, with its kind's
+/// version and its dependencies' keys), ready for `PlanBuilder::insert`.
+pub struct Keyed {
+    pub kind: &'static str,
+    pub version: u32,
+    pub label: String,
+    pub params: Arc<serde_json::Value>,
+    pub key: Key,
 }
 
 pub struct PlanBuilder<'a> {
@@ -78,24 +95,83 @@ impl<'a> PlanBuilder<'a> {
         params: serde_json::Value,
         deps: &[NodeIndex],
     ) -> Result<NodeIndex, PlanError> {
-        let version = (self.version)(kind).ok_or_else(|| PlanError::UnknownKind(kind.into()))?;
+        let version = self.version(kind)?;
         let dep_keys: Vec<Key> = deps.iter().map(|&d| self.graph[d].key).collect();
         let key = Key::compute(kind, version, &params, &dep_keys);
+        let task = Keyed {
+            kind,
+            version,
+            label,
+            params: Arc::new(params),
+            key,
+        };
+        Ok(self.insert(study, task, deps))
+    }
+
+    /// One task of `kind` per item (its label and dependencies), all with the same parameters,
+    /// serialised once; the keys are computed in parallel, the tasks inserted in item order.
+    pub fn add_each(
+        &mut self,
+        study: &str,
+        kind: &'static str,
+        params: serde_json::Value,
+        items: Vec<(String, Vec<NodeIndex>)>,
+    ) -> Result<Vec<NodeIndex>, PlanError> {
+        let version = self.version(kind)?;
+        let canonical = canonical_json(&params);
+        let params = Arc::new(params);
+        let graph = &self.graph;
+        let keys: Vec<Key> = items
+            .par_iter()
+            .map(|(_, deps)| {
+                let dep_keys: Vec<Key> = deps.iter().map(|&d| graph[d].key).collect();
+                Key::of_canonical(kind, version, &canonical, &dep_keys)
+            })
+            .collect();
+        Ok(items
+            .into_iter()
+            .zip(keys)
+            .map(|((label, deps), key)| {
+                let task = Keyed {
+                    kind,
+                    version,
+                    label,
+                    params: Arc::clone(&params),
+                    key,
+                };
+                self.insert(study, task, &deps)
+            })
+            .collect())
+    }
+
+    /// The algorithm version of a task kind.
+    pub fn version(&self, kind: &str) -> Result<u32, PlanError> {
+        (self.version)(kind).ok_or_else(|| PlanError::UnknownKind(kind.into()))
+    }
+
+    /// Adds a task whose key the caller computed from the keys of `deps`, in order; returns the
+    /// existing node when the key is known.
+    pub fn insert(&mut self, study: &str, task: Keyed, deps: &[NodeIndex]) -> NodeIndex {
+        let Keyed {
+            kind,
+            version,
+            label,
+            params,
+            key,
+        } = task;
         if let Some(&n) = self.by_key.get(&key) {
             let studies = &mut self.graph[n].studies;
             if !studies.iter().any(|s| s == study) {
                 studies.push(study.to_string());
             }
-            return Ok(n);
+            return n;
         }
-        let slot = format!("{study}/{kind}/{label}");
         let n = self.graph.add_node(TaskNode {
             kind,
             version,
             params,
             key,
             label,
-            slot,
             study: study.to_string(),
             studies: vec![study.to_string()],
         });
@@ -103,7 +179,7 @@ impl<'a> PlanBuilder<'a> {
             self.graph.add_edge(d, n, ());
         }
         self.by_key.insert(key, n);
-        Ok(n)
+        n
     }
 
     pub fn key(&self, n: NodeIndex) -> Key {

@@ -22,6 +22,12 @@ pub struct Key([u8; 32]);
 
 impl Key {
     pub fn compute(kind: &str, version: u32, params: &serde_json::Value, deps: &[Key]) -> Key {
+        Key::of_canonical(kind, version, &canonical_json(params), deps)
+    }
+
+    /// `compute` with the parameters already in canonical JSON (`canonical_json`), so tasks
+    /// that share their parameters serialise them once.
+    pub fn of_canonical(kind: &str, version: u32, canonical: &str, deps: &[Key]) -> Key {
         let mut h = blake3::Hasher::new();
         let mut field = |bytes: &[u8]| {
             h.update(&(bytes.len() as u64).to_le_bytes());
@@ -30,7 +36,7 @@ impl Key {
         field(CACHE_FORMAT.as_bytes());
         field(kind.as_bytes());
         field(&version.to_le_bytes());
-        field(canonical_json(params).as_bytes());
+        field(canonical.as_bytes());
         field(&(deps.len() as u64).to_le_bytes());
         for d in deps {
             field(&d.0);

@@ -2,8 +2,9 @@
 //! about each whole entry, so the next one stats files instead of opening and parsing every
 //! `_entry.json`.
 //!
-//! A record holds, for one key, the size and modification time of its `_entry.json` and the
-//! file name and byte size of each table file, as `_entry.json` recorded them. A record vouches
+//! A record holds, for one key, the size and modification time of its `_entry.json`, the
+//! file name and byte size of each table file, as `_entry.json` recorded them, and the entry's
+//! summary (`Output::summary`), so a summary costs no read either. A record vouches
 //! for an entry only while every stat agrees with it: `_entry.json` of exactly that size and
 //! mtime (so the same `_entry.json`), each table file of the recorded size and not modified
 //! after `_entry.json`. Anything else (a record missing, stale, or for an entry since removed
@@ -26,11 +27,12 @@ use std::time::UNIX_EPOCH;
 use super::durable::write_atomic;
 use super::StoreError;
 use crate::plan::Key;
+use crate::table::Summary;
 
 pub(super) const INDEX_FILE: &str = "_index.bin";
 const MAGIC: &[u8; 8] = b"censusix";
 /// Version of the index layout; an index of another version is ignored.
-const INDEX_FORMAT: u32 = 1;
+const INDEX_FORMAT: u32 = 2;
 
 /// The size and modification time of a file, as a stat reports them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,17 +64,22 @@ pub(super) struct Record {
     pub meta: Stamp,
     /// Each table's file name and byte size, as `_entry.json` records them.
     pub tables: Vec<(String, u64)>,
+    /// The summary `_entry.json` records.
+    pub summary: Summary,
 }
 
 impl Record {
-    /// Whether the files of the entry in `dir` are still the ones this record describes (one
-    /// stat per file, nothing read).
-    pub fn holds(&self, dir: &Path, entry_file: &str) -> bool {
-        let stamp = |name: &str| {
-            fs::metadata(dir.join(name))
-                .ok()
-                .as_ref()
-                .and_then(Stamp::of)
+    /// Whether the files of the entry in `objects`' folder `entry` (`<2 hex>/<64 hex>`) are
+    /// still the ones this record describes (one stat per file, nothing read).
+    pub fn holds(&self, objects: &Objects, entry: &str, entry_file: &str) -> bool {
+        let mut path = String::with_capacity(entry.len() + 64);
+        path.push_str(entry);
+        path.push('/');
+        let folder = path.len();
+        let mut stamp = |name: &str| {
+            path.truncate(folder);
+            path.push_str(name);
+            objects.stamp(&path)
         };
         if stamp(entry_file) != Some(self.meta) {
             return false;
@@ -80,6 +87,54 @@ impl Record {
         self.tables.iter().all(|(file, bytes)| {
             stamp(file).is_some_and(|s| s.bytes == *bytes && s.modified <= self.meta.modified)
         })
+    }
+}
+
+/// A cache's `objects` folder, opened once for a batch of quick checks. On Unix files are
+/// stat-ed relative to it, so a stat walks `<2 hex>/<64 hex>/<file>`, not the whole path.
+pub(super) struct Objects {
+    #[cfg(unix)]
+    folder: rustix::fd::OwnedFd,
+    #[cfg(not(unix))]
+    folder: std::path::PathBuf,
+}
+
+impl Objects {
+    #[cfg(unix)]
+    pub fn open(path: &Path) -> Option<Objects> {
+        use rustix::fs::{open, Mode, OFlags};
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let read = OFlags::PATH;
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let read = OFlags::RDONLY;
+        let flags = read | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let folder = open(path, flags, Mode::empty()).ok()?;
+        Some(Objects { folder })
+    }
+
+    /// The stamp of the file at `path` under the folder.
+    #[cfg(unix)]
+    fn stamp(&self, path: &str) -> Option<Stamp> {
+        let stat = rustix::fs::statat(&self.folder, path, rustix::fs::AtFlags::empty()).ok()?;
+        Some(Stamp {
+            bytes: u64::try_from(stat.st_size).ok()?,
+            modified: stat.st_mtime as i128 * 1_000_000_000 + stat.st_mtime_nsec as i128,
+        })
+    }
+
+    #[cfg(not(unix))]
+    pub fn open(path: &Path) -> Option<Objects> {
+        Some(Objects {
+            folder: path.to_path_buf(),
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn stamp(&self, path: &str) -> Option<Stamp> {
+        fs::metadata(self.folder.join(path))
+            .ok()
+            .as_ref()
+            .and_then(Stamp::of)
     }
 }
 
@@ -114,14 +169,23 @@ fn encode(records: &Records) -> Vec<u8> {
         out.extend_from_slice(&r.meta.modified.to_le_bytes());
         out.extend_from_slice(&(r.tables.len() as u32).to_le_bytes());
         for (file, bytes) in &r.tables {
-            out.extend_from_slice(&(file.len() as u32).to_le_bytes());
-            out.extend_from_slice(file.as_bytes());
+            put_str(&mut out, file);
             out.extend_from_slice(&bytes.to_le_bytes());
+        }
+        out.extend_from_slice(&(r.summary.len() as u32).to_le_bytes());
+        for (name, value) in &r.summary {
+            put_str(&mut out, name);
+            put_str(&mut out, value);
         }
     }
     let hash = blake3::hash(&out);
     out.extend_from_slice(hash.as_bytes());
     out
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
 }
 
 fn decode(bytes: &[u8]) -> Option<Records> {
@@ -144,11 +208,22 @@ fn decode(bytes: &[u8]) -> Option<Records> {
         let n = r.u32()?;
         let mut tables = Vec::with_capacity(n.min(64) as usize);
         for _ in 0..n {
-            let len = r.u32()? as usize;
-            let file = std::str::from_utf8(r.take(len)?).ok()?.to_string();
+            let file = r.str()?;
             tables.push((file, r.u64()?));
         }
-        records.insert(key, Record { meta, tables });
+        let mut summary = Summary::new();
+        for _ in 0..r.u32()? {
+            let name = r.str()?;
+            summary.insert(name, r.str()?);
+        }
+        records.insert(
+            key,
+            Record {
+                meta,
+                tables,
+                summary,
+            },
+        );
     }
     r.0.is_empty().then_some(records)
 }
@@ -170,6 +245,11 @@ impl<'a> Reader<'a> {
     fn u64(&mut self) -> Option<u64> {
         Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
+
+    fn str(&mut self) -> Option<String> {
+        let len = self.u32()? as usize;
+        Some(std::str::from_utf8(self.take(len)?).ok()?.to_string())
+    }
 }
 
 #[cfg(test)]
@@ -188,6 +268,9 @@ mod tests {
                     },
                     tables: (0..i)
                         .map(|t| (format!("t{t}.parquet"), 10 * t as u64))
+                        .collect(),
+                    summary: (0..i)
+                        .map(|t| (format!("fact{t}"), "é".repeat(t as usize)))
                         .collect(),
                 },
             );
@@ -214,7 +297,7 @@ mod tests {
             assert_eq!(decode(&bad), None, "flip at {at}");
         }
         let mut other = encode(&Records::new());
-        other[8] = 2;
+        other[8..12].copy_from_slice(&(INDEX_FORMAT + 1).to_le_bytes());
         let n = other.len() - 32;
         let hash = blake3::hash(&other[..n]);
         other[n..].copy_from_slice(hash.as_bytes());

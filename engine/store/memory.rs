@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::{Health, KeyLock, Lookup, SlotRecord, Store, StoreError};
 use crate::plan::Key;
-use crate::table::Output;
+use crate::table::{Output, Summary};
 
 #[derive(Default)]
 struct Inner {
@@ -81,6 +81,16 @@ impl Store for MemoryStore {
         } else {
             Health::Absent
         }
+    }
+
+    fn survey(&self, keys: &[Key]) -> Vec<(Health, Summary)> {
+        let inner = self.inner();
+        keys.iter()
+            .map(|k| match inner.entries.get(k) {
+                Some(output) => (Health::Present, output.summary.clone()),
+                None => (Health::Absent, Summary::new()),
+            })
+            .collect()
     }
 
     fn verify(&self, key: &Key) -> Result<Health, StoreError> {

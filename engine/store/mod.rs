@@ -26,7 +26,7 @@ pub use memory::MemoryStore;
 pub use parquet::ParquetStore;
 
 use crate::plan::Key;
-use crate::table::Output;
+use crate::table::{Output, Summary};
 
 /// What a lookup found.
 #[derive(Debug)]
@@ -90,6 +90,12 @@ pub trait Store: Send + Sync {
     fn check_all(&self, keys: &[Key]) -> Vec<Health> {
         use rayon::prelude::*;
         keys.par_iter().map(|k| self.check(k)).collect()
+    }
+    /// `check_all`, with the summary (`Output::summary`) each present entry was written with;
+    /// an empty summary where the entry has none or the store does not keep them apart.
+    fn survey(&self, keys: &[Key]) -> Vec<(Health, Summary)> {
+        let health = self.check_all(keys);
+        health.into_iter().map(|h| (h, Summary::new())).collect()
     }
     /// The full check: every file of the entry read and hashed. Removes nothing.
     fn verify(&self, key: &Key) -> Result<Health, StoreError>;

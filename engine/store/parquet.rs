@@ -5,7 +5,8 @@
 //! ```text
 //! objects/<2 hex>/<64 hex key>/   one entry
 //!     <table>.parquet             one file per table of the task's `Output`
-//!     _entry.json                 format, and per table: file, byte size, blake3 hash, rows
+//!     _entry.json                 format, per table: file, byte size, blake3 hash, rows;
+//!                                 and the output's summary, if it has one
 //! .tmp/<key>.<unique>/            an entry being written
 //! .tmp/<key>.<unique>.lock        held (flock) by its writer while it writes
 //! .trash/                         entries being deleted (renamed here first)
@@ -63,10 +64,10 @@ use super::durable::{
     create_dir, io_error, lock, lock_new, sync_dir, try_lock, unique, write_atomic, HashingWriter,
     LockGuard, Mode,
 };
-use super::index::{self, Record, Records, Stamp, INDEX_FILE};
+use super::index::{self, Objects, Record, Records, Stamp, INDEX_FILE};
 use super::{Health, KeyLock, Lookup, SlotRecord, Store, StoreError};
 use crate::plan::Key;
-use crate::table::{Output, Table};
+use crate::table::{Output, Summary, Table};
 
 /// Version of `_entry.json` and of the entry folder layout.
 const ENTRY_FORMAT: u32 = 1;
@@ -78,6 +79,8 @@ struct EntryMeta {
     format: u32,
     key: String,
     tables: Vec<TableMeta>,
+    #[serde(default, skip_serializing_if = "Summary::is_empty")]
+    summary: Summary,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -207,8 +210,7 @@ impl ParquetStore {
     }
 
     fn entry_dir(&self, key: &Key) -> PathBuf {
-        let hex = key.hex();
-        self.root.join("objects").join(&hex[..2]).join(hex)
+        self.root.join("objects").join(entry_name(key))
     }
 
     /// Moves `dir` out of sight into `.trash/` and deletes it; absent is fine.
@@ -235,7 +237,7 @@ impl ParquetStore {
         wanted: &dyn Fn(&str) -> bool,
     ) -> Result<Output, Damage> {
         let (meta, _) = read_meta(key, dir)?;
-        let mut output = Output::new();
+        let mut output = Output::new().with_summary(meta.summary);
         for t in meta.tables.iter().filter(|t| wanted(&t.name)) {
             output.tables.insert(t.name.clone(), read_table(dir, t)?);
         }
@@ -275,6 +277,7 @@ impl ParquetStore {
             format: ENTRY_FORMAT,
             key: key.hex(),
             tables,
+            summary: output.summary.clone(),
         };
         let path = dir.join(ENTRY_FILE);
         let text = serde_json::to_vec_pretty(&meta).expect("entry metadata serialises");
@@ -312,29 +315,67 @@ impl ParquetStore {
         self.examine(key, depth).map(|(health, _)| health)
     }
 
-    /// The entry's health, and its index record when it is present and indexable.
-    fn examine(&self, key: &Key, depth: Depth) -> Result<(Health, Option<Record>), StoreError> {
+    /// The entry's health, its summary when it is present, and its index record when it is
+    /// also indexable.
+    fn examine(&self, key: &Key, depth: Depth) -> Result<(Health, Inspected), StoreError> {
         let dir = self.entry_dir(key);
         match inspect(key, &dir, depth) {
-            Ok(record) => Ok((Health::Present, record)),
-            Err(Damage::Corrupt(_)) if !dir.exists() => Ok((Health::Absent, None)),
-            Err(Damage::Corrupt(reason)) => Ok((Health::Damaged(reason), None)),
+            Ok(found) => Ok((Health::Present, found)),
+            Err(Damage::Corrupt(_)) if !dir.exists() => Ok((Health::Absent, Inspected::NONE)),
+            Err(Damage::Corrupt(reason)) => Ok((Health::Damaged(reason), Inspected::NONE)),
             Err(Damage::Io(e)) => Err(e),
         }
     }
 
+    /// `check_all`, with the summaries when asked for (`survey`).
+    fn batch_check(&self, keys: &[Key], summaries: bool) -> Vec<(Health, Summary)> {
+        let path = self.root.join(INDEX_FILE);
+        let known = index::load(&path);
+        let objects = Objects::open(&self.root.join("objects"));
+        let checked: Vec<(Health, Summary, Update)> = keys
+            .par_iter()
+            .map(|k| self.quick(k, known.get(k), objects.as_ref(), summaries))
+            .collect();
+        let mut found = Vec::with_capacity(keys.len());
+        let mut updates = Vec::with_capacity(keys.len());
+        for (health, summary, update) in checked {
+            found.push((health, summary));
+            updates.push(update);
+        }
+        if let Some(records) = updated(keys.iter().copied().zip(updates), known) {
+            let _ = index::save(&path, &records);
+        }
+        found
+    }
+
     /// The quick check of one entry, through its index record when that still holds.
-    fn quick(&self, key: &Key, known: Option<&Record>) -> (Health, Update) {
-        if known.is_some_and(|r| r.holds(&self.entry_dir(key), ENTRY_FILE)) {
-            return (Health::Present, Update::Keep);
+    fn quick(
+        &self,
+        key: &Key,
+        known: Option<&Record>,
+        objects: Option<&Objects>,
+        summary: bool,
+    ) -> (Health, Summary, Update) {
+        let holds = |r: &&Record| objects.is_some_and(|o| r.holds(o, &entry_name(key), ENTRY_FILE));
+        if let Some(record) = known.filter(holds) {
+            let summary = if summary {
+                record.summary.clone()
+            } else {
+                Summary::new()
+            };
+            return (Health::Present, summary, Update::Keep);
         }
         match self.examine(key, Depth::Stat) {
-            Ok((Health::Present, Some(record))) if known != Some(&record) => {
-                (Health::Present, Update::Set(record))
+            Ok((Health::Present, Inspected { record: Some(record), summary }))
+                if known != Some(&record) =>
+            {
+                (Health::Present, summary, Update::Set(record))
             }
-            Ok((health, None)) if known.is_some() => (health, Update::Drop),
-            Ok((health, _)) => (health, Update::Keep),
-            Err(e) => (Health::Damaged(e.to_string()), Update::Keep),
+            Ok((health, Inspected { record: None, summary })) if known.is_some() => {
+                (health, summary, Update::Drop)
+            }
+            Ok((health, found)) => (health, found.summary, Update::Keep),
+            Err(e) => (Health::Damaged(e.to_string()), Summary::new(), Update::Keep),
         }
     }
 
@@ -443,7 +484,7 @@ fn read_meta(key: &Key, dir: &Path) -> Result<(EntryMeta, Option<Stamp>), Damage
 /// Checks an entry's table files against its `_entry.json` without decoding them (see the
 /// module doc for what each depth looks at). A whole entry none of whose table files was
 /// modified after `_entry.json` gives its index record.
-fn inspect(key: &Key, dir: &Path, depth: Depth) -> Result<Option<Record>, Damage> {
+fn inspect(key: &Key, dir: &Path, depth: Depth) -> Result<Inspected, Damage> {
     let (meta, written) = read_meta(key, dir)?;
     let mut untouched = written.is_some();
     for t in &meta.tables {
@@ -462,10 +503,35 @@ fn inspect(key: &Key, dir: &Path, depth: Depth) -> Result<Option<Record>, Damage
             check_hash(t, &hasher.finalize())?;
         }
     }
-    Ok(written.filter(|_| untouched).map(|meta_stamp| Record {
+    let record = written.filter(|_| untouched).map(|meta_stamp| Record {
         meta: meta_stamp,
         tables: meta.tables.into_iter().map(|t| (t.file, t.bytes)).collect(),
-    }))
+        summary: meta.summary.clone(),
+    });
+    Ok(Inspected {
+        record,
+        summary: meta.summary,
+    })
+}
+
+/// What `inspect` learned of an entry it found present.
+struct Inspected {
+    /// Its index record, when it can vouch for the entry.
+    record: Option<Record>,
+    summary: Summary,
+}
+
+impl Inspected {
+    const NONE: Inspected = Inspected {
+        record: None,
+        summary: Summary::new(),
+    };
+}
+
+/// An entry's folder under `objects/`: `<2 hex>/<64 hex>`.
+fn entry_name(key: &Key) -> String {
+    let hex = key.hex();
+    format!("{}/{hex}", &hex[..2])
 }
 
 /// A missing file is damage to the entry; any other I/O error is not the entry's fault.
@@ -590,17 +656,14 @@ impl Store for ParquetStore {
     /// record or its `_entry.json`, and rewrites the index when it learned something (best
     /// effort: a cache this process cannot write is still checked).
     fn check_all(&self, keys: &[Key]) -> Vec<Health> {
-        let path = self.root.join(INDEX_FILE);
-        let known = index::load(&path);
-        let checked: Vec<(Health, Update)> = keys
-            .par_iter()
-            .map(|k| self.quick(k, known.get(k)))
-            .collect();
-        let (health, updates): (Vec<Health>, Vec<Update>) = checked.into_iter().unzip();
-        if let Some(records) = updated(keys.iter().copied().zip(updates), known) {
-            let _ = index::save(&path, &records);
-        }
-        health
+        self.batch_check(keys, false)
+            .into_iter()
+            .map(|(health, _)| health)
+            .collect()
+    }
+
+    fn survey(&self, keys: &[Key]) -> Vec<(Health, Summary)> {
+        self.batch_check(keys, true)
     }
 
     fn verify(&self, key: &Key) -> Result<Health, StoreError> {

@@ -20,7 +20,7 @@ mod summary;
 mod topology;
 pub mod train;
 
-pub use network::NetworkRow;
+pub use network::{NetworkRow, Outcome};
 
 /// What a running task may know besides its parameters and inputs.
 pub struct Context<'a> {

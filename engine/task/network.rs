@@ -3,7 +3,7 @@
 
 use super::TaskError;
 use crate::rnn::{Activation, Arch, Hyper, Network, Param, Shape, TaskSpec};
-use crate::table::{Column, Output, Table};
+use crate::table::{Column, Output, Summary, Table};
 
 /// One row of the `networks` table (SPEC §7).
 #[derive(Clone, Debug, PartialEq)]
@@ -188,6 +188,52 @@ impl NetworkRow {
     pub fn of(output: &Output) -> Result<NetworkRow, TaskError> {
         NetworkRow::from_table(output.table("network")?, 0)
     }
+
+    pub fn outcome(&self) -> Outcome {
+        Outcome {
+            arch: self.arch,
+            trained: self.trained,
+            ok: self.ok(),
+            solved: self.solved,
+        }
+    }
+
+    /// The summary a train task stores with its output: its `Outcome`.
+    pub fn summary(&self) -> Summary {
+        [
+            ("arch", self.arch.to_string()),
+            ("trained", self.trained.to_string()),
+            ("status", self.status.clone()),
+            ("solved", self.solved.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+/// How a network's training came out, as the population count needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub arch: Arch,
+    pub trained: bool,
+    /// Not diverged.
+    pub ok: bool,
+    pub solved: bool,
+}
+
+impl Outcome {
+    /// The outcome a train output's summary records; `None` for a summary without one (an
+    /// entry written before summaries existed, or by another kind).
+    pub fn from_summary(s: &Summary) -> Option<Outcome> {
+        let flag = |k: &str| s.get(k)?.parse::<bool>().ok();
+        Some(Outcome {
+            arch: serde_json::from_value(serde_json::Value::String(s.get("arch")?.clone())).ok()?,
+            trained: flag("trained")?,
+            ok: s.get("status")? == "ok",
+            solved: flag("solved")?,
+        })
+    }
 }
 
 /// The `weights` table (SPEC §7): param, rows, cols, values (row-major).
@@ -229,4 +275,51 @@ pub fn network_of(output: &Output) -> Result<(NetworkRow, Network), TaskError> {
     let net = Network::from_params(row.shape(), &params)
         .map_err(|e| TaskError::Failed(format!("weights of {}: {e}", row.network_id)))?;
     Ok((row, net))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(trained: bool, status: &str, solved: bool) -> NetworkRow {
+        NetworkRow {
+            network_id: "0123456789abcdef".into(),
+            task: TaskSpec::sine(),
+            arch: Arch::Ugrnn,
+            activation: Activation::Relu,
+            units: 8,
+            l2: 1e-4,
+            seed: 3,
+            trained,
+            iterations: 10,
+            status: status.into(),
+            reason: String::new(),
+            train_loss: 0.5,
+            val_loss: 0.5,
+            score: 0.1,
+            solved,
+            hyper: None,
+        }
+    }
+
+    #[test]
+    fn the_summary_gives_the_outcome_the_row_gives() {
+        for (trained, status, solved) in [
+            (true, "ok", true),
+            (true, "ok", false),
+            (true, "diverged", false),
+            (false, "ok", false),
+        ] {
+            let r = row(trained, status, solved);
+            let outcome = Outcome::from_summary(&r.summary());
+            assert_eq!(outcome, Some(r.outcome()), "{trained} {status} {solved}");
+        }
+        let mut partial = row(true, "ok", true).summary();
+        partial.remove("solved");
+        assert_eq!(Outcome::from_summary(&partial), None);
+        let mut garbled = row(true, "ok", true).summary();
+        garbled.insert("arch".into(), "transformer".into());
+        assert_eq!(Outcome::from_summary(&garbled), None);
+        assert_eq!(Outcome::from_summary(&Summary::new()), None);
+    }
 }

@@ -270,7 +270,8 @@ impl TaskKind for Train {
         Ok(Output::new()
             .with("network", row.to_table())
             .with("weights", weights_table(&r.network))
-            .with("loss_curve", curve))
+            .with("loss_curve", curve)
+            .with_summary(row.summary()))
     }
 }
 

@@ -770,3 +770,44 @@ fn get_tables_reads_only_the_named_tables() {
         Lookup::Missing
     ));
 }
+
+#[test]
+fn summaries_round_trip_through_get_entry_json_and_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStore::open(dir.path()).unwrap();
+    let summary: Summary = [("status", "ok"), ("note", "é ü")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    store
+        .put(&key(1), &sample().with_summary(summary.clone()))
+        .unwrap();
+    store.put(&key(2), &sample()).unwrap();
+    assert_eq!(present(&store, &key(1)).summary, summary);
+    assert!(present(&store, &key(2)).summary.is_empty());
+    let keys = [key(1), key(2), key(3)];
+    let expected = vec![
+        (Health::Present, summary.clone()),
+        (Health::Present, Summary::new()),
+        (Health::Absent, Summary::new()),
+    ];
+    // The first survey reads `_entry.json` and writes the index; the second reads the index.
+    assert_eq!(store.survey(&keys), expected);
+    assert_eq!(
+        index::load(&dir.path().join(INDEX_FILE))[&key(1)].summary,
+        summary
+    );
+    assert_eq!(store.survey(&keys), expected);
+    let objects = Objects::open(&dir.path().join("objects")).unwrap();
+    let records = index::load(&dir.path().join(INDEX_FILE));
+    for k in [key(1), key(2)] {
+        assert!(
+            records[&k].holds(&objects, &entry_name(&k), ENTRY_FILE),
+            "the index must vouch for an untouched entry by its stats alone"
+        );
+    }
+    assert_eq!(
+        store.check_all(&keys),
+        expected.iter().map(|(h, _)| h.clone()).collect::<Vec<_>>()
+    );
+}
