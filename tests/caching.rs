@@ -45,11 +45,37 @@ fn editing_one_analysis_parameter_reruns_it_and_its_dependents() {
         Some(&1)
     );
     assert_eq!(report.kinds["train"].run, 0);
+    let changes: Vec<String> = report.changes.iter().map(|c| c.render()).collect();
+    assert_eq!(
+        changes,
+        ["tiny: svcca variance 0.95 → 0.9: 1 svcca, 1 mds, 1 clustering, 1 findings"]
+    );
+    assert!(report
+        .render()
+        .contains("changed: tiny: svcca variance 0.95 → 0.9: 1 svcca"));
     let s = apply(&edited, dir.path());
     assert_eq!(
         ran(&s),
         counts(&[("svcca", 1), ("mds", 1), ("clustering", 1), ("findings", 1)])
     );
+}
+
+#[test]
+fn a_training_edit_is_summarised_once_per_parameter_with_everything_below_it() {
+    let dir = tempfile::tempdir().unwrap();
+    apply(TINY, dir.path());
+    let edited = TINY.replace("iterations = 5", "iterations = 6");
+    let store = ParquetStore::open(dir.path()).unwrap();
+    let plan =
+        census::ops::plan_of(&manifest(&edited), &census::task::Registry::standard()).unwrap();
+    let report = plan_report(&plan, &store);
+    let changes: Vec<String> = report.changes.iter().map(|c| c.render()).collect();
+    // The 4 trained networks change; their untrained controls do not.
+    assert_eq!(
+        changes,
+        ["tiny: train schedule.iterations 5 → 6: 4 train, 4 probe, 1 svcca, 1 cka, 2 mds, 2 clustering, 1 findings"]
+    );
+    assert_eq!(report.to_run(), 4 + 4 + 1 + 1 + 2 + 2 + 1);
 }
 
 #[test]

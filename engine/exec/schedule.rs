@@ -360,6 +360,7 @@ pub fn run_task(
         version: node.version,
         params_hash: node.params_hash(),
         deps: dep_keys(plan, n),
+        params: Some(serde_json::Value::clone(&node.params)),
     };
     // The entry is safe; failing to write bookkeeping only costs a less precise `plan` reason.
     let _ = store.set_slot(&node.slot(), &record);

@@ -2,6 +2,7 @@
 //! `cli` is a thin layer over these; tests call them directly.
 
 pub mod bounds;
+pub mod changes;
 pub mod export;
 pub mod folder;
 pub mod outdir;

@@ -1,10 +1,11 @@
 //! `plan` and `status`: what `apply` would do and why, per kind, without doing it.
 
+use super::changes::{changes, Change};
 use crate::exec::{freshness, Depth, Freshness, Reason};
 use crate::plan::Plan;
 use crate::store::Store;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Serialize)]
 pub struct TaskLine {
@@ -33,6 +34,8 @@ pub struct KindCounts {
 pub struct PlanReport {
     pub tasks: Vec<TaskLine>,
     pub kinds: BTreeMap<&'static str, KindCounts>,
+    /// What changed since the last run, and what reruns because of it.
+    pub changes: Vec<Change>,
 }
 
 impl PlanReport {
@@ -72,6 +75,9 @@ impl PlanReport {
             self.tasks.len(),
             self.to_run()
         ));
+        for change in &self.changes {
+            s.push_str(&format!("changed: {}\n", change.render()));
+        }
         s
     }
 }
@@ -79,6 +85,7 @@ impl PlanReport {
 pub fn plan_report(plan: &Plan, store: &dyn Store) -> PlanReport {
     let mut kinds: BTreeMap<&'static str, KindCounts> = BTreeMap::new();
     let mut tasks = Vec::with_capacity(plan.len());
+    let mut stale = HashMap::new();
     for (n, f) in freshness(plan, store, Depth::Quick) {
         let node = plan.node(n);
         let c = kinds.entry(node.kind).or_default();
@@ -90,6 +97,7 @@ pub fn plan_report(plan: &Plan, store: &dyn Store) -> PlanReport {
             Freshness::Run(r) => {
                 c.run += 1;
                 *c.reasons.entry(r.clone()).or_default() += 1;
+                stale.insert(n, r.clone());
                 ("run", Some(r))
             }
         };
@@ -112,5 +120,10 @@ pub fn plan_report(plan: &Plan, store: &dyn Store) -> PlanReport {
             failure,
         });
     }
-    PlanReport { tasks, kinds }
+    let changes = changes(plan, store, &stale);
+    PlanReport {
+        tasks,
+        kinds,
+        changes,
+    }
 }

@@ -54,6 +54,10 @@ pub struct SlotRecord {
     pub version: u32,
     pub params_hash: String,
     pub deps: Vec<String>,
+    /// The parameters it ran with, so `plan` can say which one changed (absent in records
+    /// written by an older census).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<serde_json::Value>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +113,9 @@ pub trait Store: Send + Sync {
     fn get_tables(&self, key: &Key, names: &[&str]) -> Result<Lookup, StoreError> {
         Ok(match self.get(key)? {
             Lookup::Present(mut output) => {
-                output.tables.retain(|name, _| names.contains(&name.as_str()));
+                output
+                    .tables
+                    .retain(|name, _| names.contains(&name.as_str()));
                 Lookup::Present(output)
             }
             other => other,

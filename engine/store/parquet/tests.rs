@@ -498,6 +498,7 @@ fn slots_and_failures_persist() {
         version: 3,
         params_hash: "abc".into(),
         deps: vec![key(2).hex()],
+        params: Some(serde_json::json!({ "variance": 0.9 })),
     };
     assert_eq!(store.slot("study/train/a"), None);
     store.set_slot("study/train/a", &rec).unwrap();
