@@ -130,7 +130,10 @@ enum Update {
 }
 
 /// The index after a check: `None` when the check changed nothing in it.
-fn updated(key_updates: impl Iterator<Item = (Key, Update)>, mut records: Records) -> Option<Records> {
+fn updated(
+    key_updates: impl Iterator<Item = (Key, Update)>,
+    mut records: Records,
+) -> Option<Records> {
     let mut changed = false;
     for (key, update) in key_updates {
         match update {
@@ -366,14 +369,20 @@ impl ParquetStore {
             return (Health::Present, summary, Update::Keep);
         }
         match self.examine(key, Depth::Stat) {
-            Ok((Health::Present, Inspected { record: Some(record), summary }))
-                if known != Some(&record) =>
-            {
-                (Health::Present, summary, Update::Set(record))
-            }
-            Ok((health, Inspected { record: None, summary })) if known.is_some() => {
-                (health, summary, Update::Drop)
-            }
+            Ok((
+                Health::Present,
+                Inspected {
+                    record: Some(record),
+                    summary,
+                },
+            )) if known != Some(&record) => (Health::Present, summary, Update::Set(record)),
+            Ok((
+                health,
+                Inspected {
+                    record: None,
+                    summary,
+                },
+            )) if known.is_some() => (health, summary, Update::Drop),
             Ok((health, found)) => (health, found.summary, Update::Keep),
             Err(e) => (Health::Damaged(e.to_string()), Summary::new(), Update::Keep),
         }
