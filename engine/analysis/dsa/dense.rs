@@ -39,11 +39,11 @@ pub fn mul(a: &[f64], b: &[f64], out: &mut [f64], n: usize) {
     }
 }
 
-/// `out = a bᵀ` for `n × n` matrices.
-pub fn mul_bt(a: &[f64], b: &[f64], out: &mut [f64], n: usize) {
-    for (row, a_row) in out.chunks_exact_mut(n).zip(a.chunks_exact(n)) {
-        for (o, b_row) in row.iter_mut().zip(b.chunks_exact(n)) {
-            *o = dot(a_row, b_row);
+/// `out = xᵀ` for an `n × n` `x`.
+pub fn transpose(x: &[f64], out: &mut [f64], n: usize) {
+    for (i, row) in x.chunks_exact(n).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            out[j * n + i] = v;
         }
     }
 }
@@ -60,10 +60,11 @@ pub fn mul_at(a: &[f64], b: &[f64], out: &mut [f64], n: usize) {
     }
 }
 
-/// `c b cᵀ` into `out`, with `t` as scratch.
+/// `c b cᵀ = c (b cᵀ)` into `out`, with `t` as scratch: products of rows, no dot products.
 pub fn similar(c: &[f64], b: &[f64], t: &mut [f64], out: &mut [f64], n: usize) {
-    mul(c, b, t, n);
-    mul_bt(t, c, out, n);
+    transpose(c, out, n);
+    mul(b, out, t, n);
+    mul(c, t, out, n);
 }
 
 /// `y += a x`.
@@ -85,7 +86,8 @@ pub fn stride(d: usize) -> usize {
 
 /// Solves `(H + shift·I) w = g` for symmetric `d × d` `h`, of which only the upper triangle is
 /// read, by Cholesky `H + shift·I = Uᵀ U` (right-looking, [`BLOCK`] pivots at a time) into `u`,
-/// `d` rows of [`stride`]`(d)` (its lower triangle is scratch); `false` unless the shifted
+/// `d` rows of [`stride`]`(d)` holding `U` above the diagonal and `1 / U_ii` on it (the lower
+/// triangle is scratch); `false` unless the shifted
 /// matrix is numerically positive definite (every pivot above `1e-13` of the largest diagonal
 /// entry) and `w` finite.
 pub fn cholesky_solve(h: &[f64], shift: f64, g: &[f64], u: &mut [f64], w: &mut [f64]) -> bool {
@@ -128,7 +130,7 @@ pub fn cholesky_solve(h: &[f64], shift: f64, g: &[f64], u: &mut [f64], w: &mut [
     for i in (0..d).rev() {
         let ui = &u[i * ld..i * ld + d];
         let s = dot(&ui[i + 1..], &w[i + 1..]);
-        w[i] = (w[i] - s) / ui[i];
+        w[i] = (w[i] - s) * ui[i];
     }
     w.iter().all(|v| v.is_finite())
 }
@@ -148,7 +150,7 @@ fn factor_block(rows: &mut [f64], w: &mut [f64], k0: usize, ld: usize, scale: f6
         for v in &mut uk[k..] {
             *v *= inv;
         }
-        uk[k] = pivot;
+        uk[k] = inv;
         w[t] *= inv;
         let (wk, (_, w_below)) = (w[t], w.split_at_mut(t + 1));
         for (s, (row, wi)) in below.chunks_exact_mut(ld).zip(w_below).enumerate() {

@@ -275,11 +275,7 @@ impl<'a> Ascent<'a> {
         let d = idx.len();
         let sq = || vec![0.0; n * n];
         let mut at = sq();
-        for (i, row) in a.chunks_exact(n).enumerate() {
-            for (j, &v) in row.iter().enumerate() {
-                at[j * n + i] = v;
-            }
-        }
+        dense::transpose(a, &mut at, n);
         Ascent {
             a,
             b,
@@ -315,7 +311,8 @@ impl<'a> Ascent<'a> {
     /// ([`hessian`]), from `S`'s symmetric part `Y` and the transposes.
     fn derivatives(&mut self) {
         let (n, a, m) = (self.n, self.a, &self.m);
-        dense::mul_bt(a, m, &mut self.s, n);
+        dense::transpose(m, &mut self.mt, n);
+        dense::mul(a, &self.mt, &mut self.s, n);
         dense::mul_at(a, m, &mut self.t, n);
         for (s, t) in self.s.iter_mut().zip(&self.t) {
             *s += t;
@@ -326,7 +323,6 @@ impl<'a> Ascent<'a> {
         }
         for i in 0..n {
             for j in 0..n {
-                self.mt[j * n + i] = m[i * n + j];
                 self.y[i * n + j] = (s[i * n + j] + s[j * n + i]) / 2.0;
             }
         }

@@ -425,10 +425,14 @@ fn dense_products_match_ndarray() {
     let n = 5;
     let (a, b) = (gaussian(n, n, 70), gaussian(n, n, 71));
     let mut out = vec![0.0; n * n];
-    let cases: [(fn(&[f64], &[f64], &mut [f64], usize), Array2<f64>); 3] = [
+    let cases: [(fn(&[f64], &[f64], &mut [f64], usize), Array2<f64>); 4] = [
         (dense::mul, a.dot(&b)),
-        (dense::mul_bt, a.dot(&b.t())),
         (dense::mul_at, a.t().dot(&b)),
+        (|x, _, out, n| dense::transpose(x, out, n), a.t().to_owned()),
+        (
+            |c, b, out, n| dense::similar(c, b, &mut vec![0.0; n * n], out, n),
+            a.dot(&b).dot(&a.t()),
+        ),
     ];
     for (k, (f, want)) in cases.into_iter().enumerate() {
         f(&flat(&a), &flat(&b), &mut out, n);
