@@ -307,9 +307,14 @@ impl<'a> Ascent<'a> {
         self.f = dense::dot(self.a, &self.m);
     }
 
-    /// The gradient `g_kl = S_kl − S_lk`, `S = A Mᵀ + Aᵀ M`, and the negated Hessian
-    /// ([`hessian`]), from `S`'s symmetric part `Y` and the transposes.
+    /// The gradient and the negated Hessian.
     fn derivatives(&mut self) {
+        self.gradient();
+        self.neg_hessian();
+    }
+
+    /// The gradient `g_kl = S_kl − S_lk`, `S = A Mᵀ + Aᵀ M`.
+    fn gradient(&mut self) {
         let (n, a, m) = (self.n, self.a, &self.m);
         dense::transpose(m, &mut self.mt, n);
         dense::mul(a, &self.mt, &mut self.s, n);
@@ -321,6 +326,12 @@ impl<'a> Ascent<'a> {
         for (g, &(i, j)) in self.grad.iter_mut().zip(&self.idx) {
             *g = s[i * n + j] - s[j * n + i];
         }
+    }
+
+    /// The negated Hessian ([`hessian`]) from `S`'s symmetric part `Y` and the transposes, after
+    /// [`Ascent::gradient`].
+    fn neg_hessian(&mut self) {
+        let (n, a, m, s) = (self.n, self.a, &self.m, &self.s);
         for i in 0..n {
             for j in 0..n {
                 self.y[i * n + j] = (s[i * n + j] + s[j * n + i]) / 2.0;
@@ -375,11 +386,12 @@ impl<'a> Ascent<'a> {
         // does, so a start keeps its basin; the shift then falls away to pure Newton steps.
         let mut shift = INITIAL_SHIFT;
         for _ in 0..MAX_ITER {
-            self.derivatives();
+            self.gradient();
             let gnorm = dense::dot(&self.grad, &self.grad).sqrt();
             if gnorm < GRAD_TOL {
                 break;
             }
+            self.neg_hessian();
             let mut moved = false;
             while shift < MAX_SHIFT {
                 if let Some(f_new) = self.trial(shift) {
