@@ -142,7 +142,7 @@ fn factor_block(rows: &mut [f64], w: &mut [f64], k0: usize, ld: usize, scale: f6
         let k = k0 + t;
         let (done, below) = rows.split_at_mut((t + 1) * ld);
         let uk = &mut done[t * ld..];
-        if !(uk[k] > 1e-13 * scale) {
+        if uk[k].is_nan() || uk[k] <= 1e-13 * scale {
             return false;
         }
         let pivot = uk[k].sqrt();

@@ -166,7 +166,7 @@ fn rotations_compare_through_both_components() {
     let rot = |t: f64| array![[t.cos(), -t.sin()], [t.sin(), t.cos()]];
     for (t1, t2) in [(0.3, 0.5), (0.3, -0.4), (1.0, 2.5)] {
         let al = angular(rot(t1).view(), rot(t2).view());
-        let want = ((t1 - t2) as f64).cos().max((t1 + t2).cos()).acos();
+        let want = f64::cos(t1 - t2).max(f64::cos(t1 + t2)).acos();
         assert!(
             (al.angle - want).abs() < 1e-10,
             "{t1},{t2}: {} vs {want}",
@@ -425,7 +425,8 @@ fn dense_products_match_ndarray() {
     let n = 5;
     let (a, b) = (gaussian(n, n, 70), gaussian(n, n, 71));
     let mut out = vec![0.0; n * n];
-    let cases: [(fn(&[f64], &[f64], &mut [f64], usize), Array2<f64>); 4] = [
+    type Product = fn(&[f64], &[f64], &mut [f64], usize);
+    let cases: [(Product, Array2<f64>); 4] = [
         (dense::mul, a.dot(&b)),
         (dense::mul_at, a.t().dot(&b)),
         (|x, _, out, n| dense::transpose(x, out, n), a.t().to_owned()),
