@@ -129,13 +129,15 @@ fn compare(d: &Array2<f64>, path: &str) {
         .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
         .map(|(a, b)| d[(a, b)] - rows[a][b])
         .collect();
-    let differ = diffs.iter().filter(|v| v.abs() > 1e-9).count();
+    let differ = |tol: f64| diffs.iter().filter(|v| v.abs() > tol).count();
     let worse = diffs.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
     let better = diffs.iter().fold(f64::INFINITY, |m, &v| m.min(v));
     println!(
-        "against {path}: {differ} of {} pairs differ by more than 1e-9 rad; \
-         largest (this − saved) {worse:.1e}, smallest {better:.1e}",
-        diffs.len()
+        "against {path}: of {} pairs, {} differ by more than 1e-12 rad and {} by more than \
+         1e-9; largest (this − saved) {worse:.1e}, smallest {better:.1e}",
+        diffs.len(),
+        differ(1e-12),
+        differ(1e-9)
     );
 }
 

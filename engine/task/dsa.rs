@@ -20,7 +20,7 @@ impl TaskKind for Dsa {
         "dsa"
     }
     fn version(&self) -> u32 {
-        2
+        3
     }
     fn run(
         &self,

@@ -216,7 +216,7 @@ pub fn derivatives(a: &Array2<f64>, m: &Array2<f64>) -> (Array1<f64>, Array2<f64
     let d = run.grad.len();
     for r in 0..d {
         for c in r + 1..d {
-            run.neg[r * d + c] = run.neg[c * d + r];
+            run.neg[c * d + r] = run.neg[r * d + c];
         }
     }
     (
@@ -243,6 +243,8 @@ pub fn ascend(a: &Array2<f64>, b: &Array2<f64>, c: Array2<f64>) -> (f64, Array2<
 struct Ascent<'a> {
     a: &'a [f64],
     b: &'a [f64],
+    /// `Aᵀ`.
+    at: Vec<f64>,
     n: usize,
     idx: Vec<(usize, usize)>,
     /// The current `C`, `M = C B Cᵀ` and objective `⟨A, M⟩`.
@@ -252,17 +254,16 @@ struct Ascent<'a> {
     /// A trial step's `C` and `M`.
     c_new: Vec<f64>,
     m_new: Vec<f64>,
-    /// `n × n` scratch: products, `Mᵀ`, `Z`, the Cayley system.
+    /// `n × n` scratch: products, `S`, `Mᵀ`, `Y`, the Cayley system.
     t: Vec<f64>,
     s: Vec<f64>,
     mt: Vec<f64>,
-    z: Vec<f64>,
+    y: Vec<f64>,
     lhs: Vec<f64>,
     rot: Vec<f64>,
-    /// The gradient, the Hessian by columns, the negated symmetric Hessian (lower triangle),
-    /// its Cholesky factor and the Newton step.
+    /// The gradient, the negated Hessian (upper triangle), its Cholesky factor and the Newton
+    /// step.
     grad: Vec<f64>,
-    h: Vec<f64>,
     neg: Vec<f64>,
     l: Vec<f64>,
     w: Vec<f64>,
@@ -273,9 +274,12 @@ impl<'a> Ascent<'a> {
         let idx = pairs(n);
         let d = idx.len();
         let sq = || vec![0.0; n * n];
+        let mut at = sq();
+        dense::transpose(a, &mut at, n);
         Ascent {
             a,
             b,
+            at,
             n,
             idx,
             c: sq(),
@@ -286,13 +290,12 @@ impl<'a> Ascent<'a> {
             t: sq(),
             s: sq(),
             mt: sq(),
-            z: sq(),
+            y: sq(),
             lhs: sq(),
             rot: sq(),
             grad: vec![0.0; d],
-            h: vec![0.0; d * d],
             neg: vec![0.0; d * d],
-            l: vec![0.0; d * d],
+            l: vec![0.0; d * dense::stride(d)],
             w: vec![0.0; d],
         }
     }
@@ -304,13 +307,17 @@ impl<'a> Ascent<'a> {
         self.f = dense::dot(self.a, &self.m);
     }
 
-    /// With `Z(N) = A Nᵀ + Aᵀ N`, the derivative of `⟨A, N'⟩` along `E_kl` where `N' = [E, N]`
-    /// is `Z_kl − Z_lk`: the gradient is that for `N = M`, the Hessian's column `kl` that for
-    /// `N = [E_kl, M]`, whose non-zeros lie in rows and columns `k, l`, so each column costs
-    /// `O(n²)` from `S = A Mᵀ + Aᵀ M`.
+    /// The gradient and the negated Hessian.
     fn derivatives(&mut self) {
+        self.gradient();
+        self.neg_hessian();
+    }
+
+    /// The gradient `g_kl = S_kl − S_lk`, `S = A Mᵀ + Aᵀ M`.
+    fn gradient(&mut self) {
         let (n, a, m) = (self.n, self.a, &self.m);
-        dense::mul_bt(a, m, &mut self.s, n);
+        dense::transpose(m, &mut self.mt, n);
+        dense::mul(a, &self.mt, &mut self.s, n);
         dense::mul_at(a, m, &mut self.t, n);
         for (s, t) in self.s.iter_mut().zip(&self.t) {
             *s += t;
@@ -319,34 +326,26 @@ impl<'a> Ascent<'a> {
         for (g, &(i, j)) in self.grad.iter_mut().zip(&self.idx) {
             *g = s[i * n + j] - s[j * n + i];
         }
+    }
+
+    /// The negated Hessian ([`hessian`]) from `S`'s symmetric part `Y` and the transposes, after
+    /// [`Ascent::gradient`].
+    fn neg_hessian(&mut self) {
+        let (n, a, m, s) = (self.n, self.a, &self.m, &self.s);
         for i in 0..n {
             for j in 0..n {
-                self.mt[j * n + i] = m[i * n + j];
+                self.y[i * n + j] = (s[i * n + j] + s[j * n + i]) / 2.0;
             }
         }
-        let (mt, z, d) = (&self.mt, &mut self.z, self.idx.len());
-        for (col, &(k, l)) in self.idx.iter().enumerate() {
-            let (m_k, m_l) = (&m[k * n..(k + 1) * n], &m[l * n..(l + 1) * n]);
-            let (mt_k, mt_l) = (&mt[k * n..(k + 1) * n], &mt[l * n..(l + 1) * n]);
-            for (i, row) in z.chunks_exact_mut(n).enumerate() {
-                let (aik, ail, aki, ali) = (a[i * n + k], a[i * n + l], a[k * n + i], a[l * n + i]);
-                let columns = mt_l.iter().zip(mt_k).zip(m_l.iter().zip(m_k));
-                for (z, ((&x, &y), (&u, &v))) in row.iter_mut().zip(columns) {
-                    *z = aik * x - ail * y + aki * u - ali * v;
-                }
-                row[k] += s[i * n + l];
-                row[l] -= s[i * n + k];
-            }
-            let h_col = &mut self.h[col * d..(col + 1) * d];
-            for (h, &(i, j)) in h_col.iter_mut().zip(&self.idx) {
-                *h = z[i * n + j] - z[j * n + i];
-            }
-        }
-        for r in 0..d {
-            for c in 0..=r {
-                self.neg[r * d + c] = -(self.h[c * d + r] + self.h[r * d + c]) / 2.0;
-            }
-        }
+        let ops = Operands {
+            a,
+            at: &self.at,
+            m,
+            mt: &self.mt,
+            y: &self.y,
+            n,
+        };
+        hessian(&ops, &self.idx, &mut self.neg);
     }
 
     /// The objective after the damped Newton step `(−H + shift·I)⁻¹ g`, retracted by Cayley,
@@ -387,11 +386,12 @@ impl<'a> Ascent<'a> {
         // does, so a start keeps its basin; the shift then falls away to pure Newton steps.
         let mut shift = INITIAL_SHIFT;
         for _ in 0..MAX_ITER {
-            self.derivatives();
+            self.gradient();
             let gnorm = dense::dot(&self.grad, &self.grad).sqrt();
             if gnorm < GRAD_TOL {
                 break;
             }
+            self.neg_hessian();
             let mut moved = false;
             while shift < MAX_SHIFT {
                 if let Some(f_new) = self.trial(shift) {
@@ -412,6 +412,67 @@ impl<'a> Ascent<'a> {
             if !moved {
                 break;
             }
+        }
+    }
+}
+
+/// What [`hessian`] reads: `A`, `M`, their transposes and `Y = sym(A Mᵀ + Aᵀ M)`, `n × n`.
+struct Operands<'a> {
+    a: &'a [f64],
+    at: &'a [f64],
+    m: &'a [f64],
+    mt: &'a [f64],
+    y: &'a [f64],
+    n: usize,
+}
+
+impl Operands<'_> {
+    fn row<'s>(&self, x: &'s [f64], i: usize) -> &'s [f64] {
+        &x[i * self.n..(i + 1) * self.n]
+    }
+}
+
+/// Position of `(p, q)`, `p < q`, in [`pairs`]' order.
+fn index(p: usize, q: usize, n: usize) -> usize {
+    p * n - p * (p + 1) / 2 + q - p - 1
+}
+
+/// The upper triangle of the negated Hessian, `−½(H(E_kl, E_pq) + H(E_pq, E_kl))` with
+/// `H(E, F) = ⟨A, [E, [F, M]]⟩`, in closed form: expanding the commutators,
+/// `⟨A, E F M + M F E⟩` has non-zeros only where `kl` and `pq` share an index (entries of `Y`),
+/// and `⟨A, E M F⟩ + ⟨A, F M E⟩ = A_kq M_lp − A_kp M_lq − A_lq M_kp + A_lp M_kq + A_pl M_qk
+/// − A_pk M_ql − A_ql M_pk + A_qk M_pl`, eight products per entry. For a fixed row `kl` and
+/// `p`, the entries over `q` are contiguous in row `kl` and combine rows of `A`, `M`, `Aᵀ`,
+/// `Mᵀ`, so the inner loop is eight multiply-adds on contiguous slices.
+fn hessian(o: &Operands, idx: &[(usize, usize)], neg: &mut [f64]) {
+    let (n, d) = (o.n, idx.len());
+    for (r, (&(k, l), row)) in idx.iter().zip(neg.chunks_exact_mut(d)).enumerate() {
+        let (ak, al, mk, ml) = (o.row(o.a, k), o.row(o.a, l), o.row(o.m, k), o.row(o.m, l));
+        let (atk, atl) = (o.row(o.at, k), o.row(o.at, l));
+        let (mtk, mtl) = (o.row(o.mt, k), o.row(o.mt, l));
+        let mut col = r;
+        for p in k..n {
+            let q0 = if p == k { l } else { p + 1 };
+            let len = n - q0;
+            let c = [ml[p], ak[p], mk[p], al[p], atl[p], atk[p], mtk[p], mtl[p]];
+            let out = &mut row[col..col + len];
+            let (ak, ml, al, mk) = (&ak[q0..], &ml[q0..], &al[q0..], &mk[q0..]);
+            let (mtk, mtl, atl, atk) = (&mtk[q0..], &mtl[q0..], &atl[q0..], &atk[q0..]);
+            for j in 0..len {
+                out[j] = (c[0] * ak[j] - c[1] * ml[j])
+                    + (c[3] * mk[j] - c[2] * al[j])
+                    + ((c[4] * mtk[j] - c[5] * mtl[j]) + (c[7] * atk[j] - c[6] * atl[j]));
+            }
+            col += len;
+        }
+        for q in l..n {
+            row[index(k, q, n)] += o.y[l * n + q];
+        }
+        for p in k..l {
+            row[index(p, l, n)] += o.y[k * n + p];
+        }
+        for q in l + 1..n {
+            row[index(l, q, n)] -= o.y[k * n + q];
         }
     }
 }

@@ -24,37 +24,39 @@ fn unit(a: Array2<f64>) -> Array2<f64> {
     a / n
 }
 
+/// The skew matrix `Σ w_kl (e_k e_lᵀ − e_l e_kᵀ)`, `k < l` in row-major order.
+fn skew(n: usize, w: &[f64]) -> Array2<f64> {
+    let idx = (0..n).flat_map(|k| (k + 1..n).map(move |l| (k, l)));
+    let mut o = Array2::<f64>::zeros((n, n));
+    for ((k, l), &v) in idx.zip(w) {
+        o[(k, l)] = v;
+        o[(l, k)] = -v;
+    }
+    o
+}
+
+/// `exp(Ω)` by a long Taylor series, for a tiny `Ω`.
+fn expm(o: &Array2<f64>) -> Array2<f64> {
+    let n = o.nrows();
+    let (mut term, mut sum) = (Array2::<f64>::eye(n), Array2::<f64>::eye(n));
+    for k in 1..20 {
+        term = term.dot(o) / k as f64;
+        sum += &term;
+    }
+    sum
+}
+
 #[test]
 fn derivatives_match_finite_differences() {
     let n = 4;
     let (a, m) = (unit(gaussian(n, n, 1)), unit(gaussian(n, n, 2)));
     let (g, neg_h) = orthogonal::derivatives(&a, &m);
-    let idx: Vec<(usize, usize)> = (0..n)
-        .flat_map(|k| (k + 1..n).map(move |l| (k, l)))
-        .collect();
-    let skew = |w: &[f64]| {
-        let mut o = Array2::<f64>::zeros((n, n));
-        for (&(k, l), &v) in idx.iter().zip(w) {
-            o[(k, l)] = v;
-            o[(l, k)] = -v;
-        }
-        o
-    };
-    // exp(Ω) by a long Taylor series: Ω is tiny.
-    let expm = |o: &Array2<f64>| {
-        let (mut term, mut sum) = (Array2::<f64>::eye(n), Array2::<f64>::eye(n));
-        for k in 1..20 {
-            term = term.dot(o) / k as f64;
-            sum += &term;
-        }
-        sum
-    };
     let g_of = |w: &[f64]| {
-        let q = expm(&skew(w));
+        let q = expm(&skew(n, w));
         orthogonal::objective(&a, &m, &q)
     };
     let h = 1e-4;
-    let d = idx.len();
+    let d = g.len();
     for i in 0..d {
         let mut wp = vec![0.0; d];
         wp[i] = h;
@@ -78,6 +80,42 @@ fn derivatives_match_finite_differences() {
             );
         }
     }
+}
+
+/// Each Hessian entry against central differences of the gradient: moving `M` to
+/// `e^{tE_j} M e^{−tE_j}` changes gradient entry `i` at the rate `H(E_i, E_j)`, whose symmetric
+/// part is the Hessian. At `n = 5` every kind of entry occurs (pairs sharing no index, the
+/// first, the second or both), each a sum of products of order 0.1, so a wrong one misses the
+/// `1e-8` tolerance by orders of magnitude while the differences are accurate to about `1e-10`.
+#[test]
+fn hessian_matches_differences_of_the_gradient() {
+    let n = 5;
+    let (a, m) = (unit(gaussian(n, n, 11)), unit(gaussian(n, n, 12)));
+    let (_, neg_h) = orthogonal::derivatives(&a, &m);
+    let d = n * (n - 1) / 2;
+    let t = 1e-5;
+    let grad_along = |j: usize, s: f64| {
+        let mut w = vec![0.0; d];
+        w[j] = s * t;
+        let q = expm(&skew(n, &w));
+        orthogonal::derivatives(&a, &q.dot(&m).dot(&q.t())).0
+    };
+    let rate: Vec<ndarray::Array1<f64>> = (0..d)
+        .map(|j| (grad_along(j, 1.0) - grad_along(j, -1.0)) / (2.0 * t))
+        .collect();
+    let mut largest = 0.0f64;
+    for i in 0..d {
+        for j in 0..d {
+            let fd = (rate[j][i] + rate[i][j]) / 2.0;
+            largest = largest.max(fd.abs());
+            assert!(
+                (fd + neg_h[(i, j)]).abs() < 1e-8,
+                "hessian ({i},{j}): differences {fd}, closed form {}",
+                -neg_h[(i, j)]
+            );
+        }
+    }
+    assert!(largest > 0.1, "the test matrices are too small to tell");
 }
 
 #[test]
@@ -128,7 +166,7 @@ fn rotations_compare_through_both_components() {
     let rot = |t: f64| array![[t.cos(), -t.sin()], [t.sin(), t.cos()]];
     for (t1, t2) in [(0.3, 0.5), (0.3, -0.4), (1.0, 2.5)] {
         let al = angular(rot(t1).view(), rot(t2).view());
-        let want = ((t1 - t2) as f64).cos().max((t1 + t2).cos()).acos();
+        let want = f64::cos(t1 - t2).max(f64::cos(t1 + t2)).acos();
         assert!(
             (al.angle - want).abs() < 1e-10,
             "{t1},{t2}: {} vs {want}",
@@ -387,10 +425,15 @@ fn dense_products_match_ndarray() {
     let n = 5;
     let (a, b) = (gaussian(n, n, 70), gaussian(n, n, 71));
     let mut out = vec![0.0; n * n];
-    let cases: [(fn(&[f64], &[f64], &mut [f64], usize), Array2<f64>); 3] = [
+    type Product = fn(&[f64], &[f64], &mut [f64], usize);
+    let cases: [(Product, Array2<f64>); 4] = [
         (dense::mul, a.dot(&b)),
-        (dense::mul_bt, a.dot(&b.t())),
         (dense::mul_at, a.t().dot(&b)),
+        (|x, _, out, n| dense::transpose(x, out, n), a.t().to_owned()),
+        (
+            |c, b, out, n| dense::similar(c, b, &mut vec![0.0; n * n], out, n),
+            a.dot(&b).dot(&a.t()),
+        ),
     ];
     for (k, (f, want)) in cases.into_iter().enumerate() {
         f(&flat(&a), &flat(&b), &mut out, n);
@@ -412,7 +455,7 @@ fn dense_cholesky_solves_shifted_systems_and_rejects_indefinite_ones() {
     let x = gaussian(d, d, 74);
     let h = x.t().dot(&x);
     let g = gaussian(1, d, 75).into_shape_with_order(d).unwrap();
-    let (mut l, mut w) = (vec![0.0; d * d], vec![0.0; d]);
+    let (mut l, mut w) = (vec![0.0; d * dense::stride(d)], vec![0.0; d]);
     assert!(dense::cholesky_solve(
         &flat(&h),
         0.5,
