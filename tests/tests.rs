@@ -10,6 +10,7 @@ mod damage;
 mod dsa;
 mod edges;
 mod faults;
+mod gc;
 mod interop;
 mod manifest_errors;
 mod report;

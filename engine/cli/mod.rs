@@ -407,9 +407,8 @@ fn run(cli: Cli) -> Result<i32> {
             };
             let store = open_existing()?;
             let _exclusive = store.lock_exclusive()?;
-            let (removed, kept) = ops::gc(&ms, &store, *dry_run)?;
-            let verb = if *dry_run { "would delete" } else { "deleted" };
-            println!("{verb} {removed} entries, kept {kept}");
+            let collected = ops::gc(&ms, &store, *dry_run)?;
+            print!("{}", gc_report(&collected, *dry_run));
             Ok(0)
         }
         Command::Verify { repair } => {
@@ -447,4 +446,33 @@ fn run(cli: Cli) -> Result<i32> {
             })
         }
     }
+}
+
+/// Entries `gc` lists, largest first, before it only counts the rest.
+const GC_LISTED: usize = 20;
+
+/// `would delete 3 entries (1.2 MB), kept 20 (4.1 MB)`, then the largest deleted entries, each
+/// with its size and tables.
+fn gc_report(c: &ops::Collected, dry_run: bool) -> String {
+    use ops::bounds::human;
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    let mut s = format!(
+        "{verb} {} entries ({}), kept {} ({})\n",
+        c.removed.len(),
+        human(c.removed_bytes()),
+        c.kept,
+        human(c.kept_bytes)
+    );
+    for (key, info) in c.removed.iter().take(GC_LISTED) {
+        let tables = if info.tables.is_empty() {
+            "(unreadable metadata)".to_string()
+        } else {
+            info.tables.join(", ")
+        };
+        s.push_str(&format!("  {}  {:>9}  {tables}\n", key.short(), human(info.bytes)));
+    }
+    if c.removed.len() > GC_LISTED {
+        s.push_str(&format!("  ... and {} more\n", c.removed.len() - GC_LISTED));
+    }
+    s
 }

@@ -16,7 +16,7 @@ use crate::exec::{self, Depth, Observer, Options, Summary};
 use bounds::Limits;
 use crate::manifest::Manifest;
 use crate::plan::{expand, Key, Plan, PlanError};
-use crate::store::{Health, Store, StoreError};
+use crate::store::{EntryInfo, Health, Store, StoreError};
 use crate::task::Registry;
 use std::sync::atomic::AtomicBool;
 
@@ -127,12 +127,25 @@ pub fn verify(store: &dyn Store, repair: bool) -> Result<Verified, StoreError> {
     Ok(report)
 }
 
-/// Deletes every entry that no given manifest references; returns how many.
-pub fn gc(
-    manifests: &[Manifest],
-    store: &dyn Store,
-    dry_run: bool,
-) -> anyhow::Result<(usize, usize)> {
+/// What `gc` deleted (or would delete) and kept.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// Largest first; `bytes` 0 and no tables for an entry whose metadata is unreadable.
+    pub removed: Vec<(Key, EntryInfo)>,
+    pub kept: usize,
+    pub kept_bytes: u64,
+}
+
+impl Collected {
+    pub fn removed_bytes(&self) -> u64 {
+        self.removed
+            .iter()
+            .fold(0u64, |sum, (_, info)| sum.saturating_add(info.bytes))
+    }
+}
+
+/// Deletes every entry that no given manifest references (`dry_run`: only says which).
+pub fn gc(manifests: &[Manifest], store: &dyn Store, dry_run: bool) -> anyhow::Result<Collected> {
     let registry = Registry::standard();
     let mut keep = std::collections::HashSet::new();
     for m in manifests {
@@ -140,15 +153,23 @@ pub fn gc(
             keep.insert(node.key);
         }
     }
-    let mut removed = 0;
-    let all = store.keys()?;
-    for k in &all {
-        if !keep.contains(k) {
-            if !dry_run {
-                store.remove(k)?;
-            }
-            removed += 1;
+    let mut out = Collected::default();
+    for k in store.keys()? {
+        let info = store.entry_info(&k).unwrap_or(EntryInfo {
+            bytes: 0,
+            tables: Vec::new(),
+        });
+        if keep.contains(&k) {
+            out.kept += 1;
+            out.kept_bytes = out.kept_bytes.saturating_add(info.bytes);
+            continue;
         }
+        if !dry_run {
+            store.remove(&k)?;
+        }
+        out.removed.push((k, info));
     }
-    Ok((removed, all.len() - removed))
+    out.removed
+        .sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(&b.0)));
+    Ok(out)
 }

@@ -46,6 +46,14 @@ pub enum Health {
     Damaged(String),
 }
 
+/// What `gc` tells a user about an entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EntryInfo {
+    /// Bytes of its files.
+    pub bytes: u64,
+    pub tables: Vec<String>,
+}
+
 /// A record kept beside the entries: which key last filled a task slot, so `plan` can say why a
 /// task reruns. Slots name a task independently of its parameters (study, kind, label).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -132,6 +140,11 @@ pub trait Store: Send + Sync {
             self.remove(key)?;
         }
         Ok(health)
+    }
+    /// An entry's size on disk and table names, from its metadata (no table read); `None` when
+    /// there is no readable entry, or the store does not keep files.
+    fn entry_info(&self, _key: &Key) -> Option<EntryInfo> {
+        None
     }
     /// Every key with an entry, damaged ones included.
     fn keys(&self) -> Result<Vec<Key>, StoreError>;

@@ -65,7 +65,7 @@ use super::durable::{
     LockGuard, Mode,
 };
 use super::index::{self, Objects, Record, Records, Stamp, INDEX_FILE};
-use super::{Health, KeyLock, Lookup, SlotRecord, Store, StoreError};
+use super::{EntryInfo, Health, KeyLock, Lookup, SlotRecord, Store, StoreError};
 use crate::plan::Key;
 use crate::table::{Output, Summary, Table};
 
@@ -701,6 +701,16 @@ impl Store for ParquetStore {
         let tmp = TempEntry::create(&self.root, key)?;
         self.write_entry(key, output, &tmp.dir)?;
         self.publish(key, &tmp.dir)
+    }
+
+    fn entry_info(&self, key: &Key) -> Option<EntryInfo> {
+        let dir = self.entry_dir(key);
+        let (meta, _) = read_meta(key, &dir).ok()?;
+        let own = fs::metadata(dir.join(ENTRY_FILE)).ok()?.len();
+        Some(EntryInfo {
+            bytes: meta.tables.iter().fold(own, |sum, t| sum.saturating_add(t.bytes)),
+            tables: meta.tables.into_iter().map(|t| t.name).collect(),
+        })
     }
 
     fn keys(&self) -> Result<Vec<Key>, StoreError> {
