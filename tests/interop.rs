@@ -23,6 +23,24 @@ fn python_has_readers() -> bool {
     ok
 }
 
+/// Asserts the reader (`who`) saw table `name` with census's columns, in order; returns them.
+fn same_columns<'a>(
+    name: &str,
+    ours: &'a census::table::Table,
+    theirs: &serde_json::Value,
+    who: &str,
+) -> Vec<&'a str> {
+    let names: Vec<&str> = ours.columns().iter().map(|(n, _)| n.as_str()).collect();
+    let their_names: Vec<&str> = theirs["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(names, their_names, "{name}: columns in {who}");
+    names
+}
+
 /// The arrow type each census column type must arrive as.
 fn arrow_type(c: &Column) -> &'static str {
     match c {
@@ -93,14 +111,7 @@ fn exported_tables_read_back_in_pandas_and_polars() {
             Some(*rows as u64),
             "{name}: polars row count"
         );
-        let names: Vec<&str> = ours.columns().iter().map(|(n, _)| n.as_str()).collect();
-        let their_names: Vec<&str> = theirs["columns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
-        assert_eq!(names, their_names, "{name}: columns");
+        let names = same_columns(name, &ours, theirs, "pandas");
         for (col, c) in ours.columns() {
             assert_eq!(
                 theirs["arrow"][col].as_str(),
@@ -238,14 +249,7 @@ fn exported_tables_read_back_in_r() {
             Some(*rows as u64),
             "{name}: rows in R"
         );
-        let names: Vec<&str> = ours.columns().iter().map(|(n, _)| n.as_str()).collect();
-        let their_names: Vec<&str> = theirs["columns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
-        assert_eq!(names, their_names, "{name}: columns in R");
+        same_columns(name, &ours, theirs, "R");
         if *rows == 0 {
             continue;
         }
