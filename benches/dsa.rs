@@ -112,7 +112,11 @@ fn reference(job: serde_json::Value) -> Option<Reference> {
 /// User and system CPU seconds of this process so far: the cost of a phase on a shared machine,
 /// where wall time also counts other jobs' share of the cores.
 fn cpu_seconds() -> f64 {
+    // SAFETY: `rusage` is a plain C struct of integers and `timeval`s, for which all-zero bytes
+    // are a valid value.
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a valid, writable `rusage` that outlives the call, and `RUSAGE_SELF` is a
+    // valid `who`; `getrusage` only writes into `u`.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
     secs(u.ru_utime) + secs(u.ru_stime)

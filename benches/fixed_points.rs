@@ -16,6 +16,7 @@
 //! - "per-point": each start with its own rate from 1e-3 (halved when its `q` rises, ×1.05
 //!   otherwise), ε = 1e-8, converged points frozen and dropped (the previous reference; on the
 //!   synthetic network of the first session it was the stronger one, on trained ones it is not).
+//!
 //! The population: 50 networks, the trained one with seeded weight perturbations (each matrix
 //! plus Gaussian noise of 1% of its RMS), all 50 through Newton (rayon over networks and
 //! starts); Adam runs on the first `ADAM_POP` of them and is scaled to 50 (its time per network

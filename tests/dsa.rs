@@ -43,6 +43,9 @@ fn matrix(v: &serde_json::Value) -> Array2<f64> {
     Array2::from_shape_vec((n, rows[0].len()), rows.concat()).unwrap()
 }
 
+/// Each network's (step, trial, state) rows, by network id.
+type StateRows<'a> = BTreeMap<String, Vec<(i64, i64, &'a Vec<f32>)>>;
+
 /// Each network's states from the exported `states` table, time-major, with its trial count.
 fn exported_states(out: &Path) -> BTreeMap<String, (Array2<f32>, usize)> {
     let t = read_table_file(&out.join("states.parquet")).unwrap();
@@ -52,7 +55,7 @@ fn exported_states(out: &Path) -> BTreeMap<String, (Array2<f32>, usize)> {
         t.i64s("t").unwrap(),
         t.lists("h").unwrap(),
     );
-    let mut rows: BTreeMap<String, Vec<(i64, i64, &Vec<f32>)>> = BTreeMap::new();
+    let mut rows = StateRows::new();
     for i in 0..ids.len() {
         rows.entry(ids[i].clone())
             .or_default()

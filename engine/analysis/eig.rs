@@ -166,7 +166,7 @@ fn inverse_transpose(right: &Mat<c64>) -> Option<Mat<c64>> {
     let mut sbuf = MemBuffer::new(solve::solve_transpose_in_place_scratch::<usize, c64>(
         n, n, par,
     ));
-    let perm = unsafe { PermRef::new_unchecked(&fwd, &bwd, n) };
+    let perm = PermRef::new_checked(&fwd, &bwd, n);
     solve::solve_transpose_in_place(
         lu.as_ref(),
         lu.as_ref(),
@@ -203,6 +203,8 @@ pub struct LuSolver {
     fwd: Vec<usize>,
     bwd: Vec<usize>,
     buf: MemBuffer,
+    /// Whether `lu`, `fwd` and `bwd` hold a factorisation (set by [`LuSolver::factor`]).
+    factored: bool,
 }
 
 impl LuSolver {
@@ -217,6 +219,7 @@ impl LuSolver {
             fwd: vec![0; n],
             bwd: vec![0; n],
             buf: MemBuffer::new(req),
+            factored: false,
         }
     }
 
@@ -250,19 +253,24 @@ impl LuSolver {
             MemStack::new(&mut self.buf),
             Default::default(),
         );
+        self.factored = true;
         let max_u = (0..n).map(|i| self.lu[(i, i)].abs()).fold(0.0, f64::max);
         (0..n).all(|i| self.lu[(i, i)].abs() > 1e-14 * max_u)
     }
 
     /// Overwrites `b` with `A⁻¹ b` for the last successfully factored `A`; `false` when the
     /// solution is not finite.
+    ///
+    /// # Panics
+    /// When no `A` has been factored yet, or `b` has the wrong length.
     pub fn solve_factored(&mut self, b: &mut Array1<f64>) -> bool {
         let n = self.n;
+        assert!(self.factored, "LuSolver::solve_factored called before factor");
         assert_eq!(b.len(), n, "LuSolver built for dimension {n}");
         for i in 0..n {
             self.rhs[(i, 0)] = b[i];
         }
-        let perm = unsafe { PermRef::new_unchecked(&self.fwd, &self.bwd, n) };
+        let perm = PermRef::new_checked(&self.fwd, &self.bwd, n);
         solve::solve_in_place(
             self.lu.as_ref(),
             self.lu.as_ref(),
@@ -380,6 +388,26 @@ mod tests {
         s.row_mut(1).assign(&r0);
         let mut b = Array1::ones(6);
         assert!(!lu.solve(&s, &mut b));
+    }
+
+    #[test]
+    #[should_panic(expected = "LuSolver::solve_factored called before factor")]
+    fn solve_before_factor_panics() {
+        let mut b = Array1::ones(4);
+        LuSolver::new(4).solve_factored(&mut b);
+    }
+
+    #[test]
+    fn solve_factored_reuses_the_factorisation() {
+        let a = random(5, 4);
+        let mut lu = LuSolver::new(5);
+        assert!(lu.factor(&a));
+        for seed in 0..2 {
+            let x = Array1::from_iter((0..5).map(|i| (i + seed) as f64 - 1.5));
+            let mut b = a.dot(&x);
+            assert!(lu.solve_factored(&mut b));
+            assert!(b.iter().zip(&x).all(|(u, v)| (u - v).abs() < 1e-12));
+        }
     }
 
     #[test]

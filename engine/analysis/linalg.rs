@@ -143,11 +143,10 @@ pub fn matmul_tn(a: ArrayView2<f64>, b: ArrayView2<f64>) -> Array2<f64> {
     to_ndarray(out.as_ref())
 }
 
-fn run_svd(
-    a: ArrayView2<f64>,
-    want_u: bool,
-    want_v: bool,
-) -> Result<(Array1<f64>, Option<Array2<f64>>, Option<Array2<f64>>), GeometryError> {
+/// Singular values, then `U` and `V` when requested.
+type SvdParts = (Array1<f64>, Option<Array2<f64>>, Option<Array2<f64>>);
+
+fn run_svd(a: ArrayView2<f64>, want_u: bool, want_v: bool) -> Result<SvdParts, GeometryError> {
     let (m, n) = a.dim();
     let k = m.min(n);
     if k == 0 {
@@ -196,10 +195,11 @@ fn run_svd(
     ))
 }
 
+/// `(U, s, V)` of a thin SVD.
+pub type ThinSvd = (Array2<f64>, Array1<f64>, Array2<f64>);
+
 /// Thin SVD `A = U diag(s) Vᵀ`, singular values non-increasing.
-pub fn thin_svd(
-    a: ArrayView2<f64>,
-) -> Result<(Array2<f64>, Array1<f64>, Array2<f64>), GeometryError> {
+pub fn thin_svd(a: ArrayView2<f64>) -> Result<ThinSvd, GeometryError> {
     let (s, u, v) = run_svd(a, true, true)?;
     Ok((u.expect("requested"), s, v.expect("requested")))
 }

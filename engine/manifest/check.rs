@@ -398,13 +398,13 @@ impl Checker<'_> {
                 Analysis::FixedPoints(p) if !(p.noise >= 0.0 && p.noise.is_finite()) => {
                     Some(("noise", format!("must be >= 0, got {}", p.noise)))
                 }
-                Analysis::FixedPoints(p) if !(p.tol_q > 0.0) => {
+                Analysis::FixedPoints(p) if not_positive(p.tol_q) => {
                     Some(("tol_q", format!("must be > 0, got {}", p.tol_q)))
                 }
-                Analysis::FixedPoints(p) if !(p.tol_unique > 0.0) => {
+                Analysis::FixedPoints(p) if not_positive(p.tol_unique) => {
                     Some(("tol_unique", format!("must be > 0, got {}", p.tol_unique)))
                 }
-                Analysis::FixedPoints(p) if !(p.outlier > 0.0) => {
+                Analysis::FixedPoints(p) if not_positive(p.outlier) => {
                     Some(("outlier", format!("must be > 0, got {}", p.outlier)))
                 }
                 Analysis::FixedPoints(p) if p.conditions == 0 => {
@@ -426,7 +426,7 @@ impl Checker<'_> {
                 Analysis::Mds(p) if p.max_iter == 0 => {
                     Some(("max_iter", "must be at least 1".into()))
                 }
-                Analysis::Mds(p) if !(p.eps > 0.0) => {
+                Analysis::Mds(p) if not_positive(p.eps) => {
                     Some(("eps", format!("must be > 0, got {}", p.eps)))
                 }
                 Analysis::Clustering(p) if p.permutations == 0 => {
@@ -465,6 +465,11 @@ impl Checker<'_> {
         }
         out
     }
+}
+
+/// `x ≤ 0` or NaN: a tolerance that is not a positive number.
+fn not_positive(x: f64) -> bool {
+    x.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
 }
 
 fn excludes(e: &RawExclude, c: &Config) -> bool {

@@ -12,8 +12,9 @@ pub struct ManifestError {
     /// Dotted path of the offending field, e.g. `study[0].grid.units`.
     pub field: String,
     pub message: String,
-    /// The manifest's other errors, in the order they appear in the file.
-    pub also: Vec<ManifestError>,
+    /// The manifest's other errors, in the order they appear in the file (a boxed slice, which
+    /// keeps every `Result<_, ManifestError>` under clippy's large-error size).
+    pub also: Box<[ManifestError]>,
     /// Errors found beyond those listed (`also` stops at `SHOWN`).
     pub unshown: usize,
     /// Whether the search stopped early, so that there may be more than `unshown`.
@@ -37,7 +38,7 @@ impl ManifestError {
             column,
             field: field.to_string(),
             message: message.into(),
-            also: Vec::new(),
+            also: Box::default(),
             unshown: 0,
             stopped: false,
         }

@@ -18,7 +18,7 @@ pub fn read(path: &Path) -> Result<String, ManifestError> {
         column: 0,
         field: String::new(),
         message,
-        also: Vec::new(),
+        also: Box::default(),
         unshown: 0,
         stopped: false,
     };

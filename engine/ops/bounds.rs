@@ -7,7 +7,7 @@
 
 use crate::exec::memory;
 use crate::manifest::{Analysis, Manifest, Study};
-use crate::plan::{Plan, PlanError};
+use crate::plan::{MemoryExcess, Plan, PlanError};
 
 pub const DEFAULT_MAX_TASKS: u64 = 1_000_000;
 
@@ -110,14 +110,14 @@ pub fn check_memory(plan: &Plan, limit: &MemoryLimit) -> Result<(), PlanError> {
         .max_by_key(|(bytes, _)| *bytes);
     match worst {
         None => Ok(()),
-        Some((bytes, node)) => Err(PlanError::TooMuchMemory {
+        Some((bytes, node)) => Err(PlanError::TooMuchMemory(Box::new(MemoryExcess {
             study: node.study.clone(),
             kind: node.kind,
             label: node.label.clone(),
             estimate: human(bytes),
             limit: human(limit.bytes),
             limit_source: limit.source.clone(),
-        }),
+        }))),
     }
 }
 

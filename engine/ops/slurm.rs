@@ -79,8 +79,9 @@ impl Default for SlurmOptions {
 pub enum SlurmError {
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// Boxed: a manifest error is large, and every `Result<_, SlurmError>` would carry its size.
     #[error(transparent)]
-    Manifest(#[from] ManifestError),
+    Manifest(Box<ManifestError>),
     #[error("cannot run `{command}`: {source} (are the Slurm client commands installed?)")]
     Spawn {
         command: String,
@@ -101,6 +102,12 @@ pub enum SlurmError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<ManifestError> for SlurmError {
+    fn from(e: ManifestError) -> Self {
+        SlurmError::Manifest(Box::new(e))
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SlurmError + '_ {

@@ -49,15 +49,20 @@ pub enum PlanError {
     UnknownKind(String),
     #[error("the manifest plans {planned} tasks, more than the limit of {limit}; nothing was planned. Shrink the grid, seeds or search trials, or raise the limit with --max-tasks {planned}")]
     TooManyTasks { planned: u128, limit: u64 },
-    #[error("{study}: {kind} {label} needs an estimated {estimate} of memory, more than the {limit} {limit_source}; nothing was run. Shrink its units, batch, steps, trials or inits, or pass --max-memory SIZE to try anyway")]
-    TooMuchMemory {
-        study: String,
-        kind: &'static str,
-        label: String,
-        estimate: String,
-        limit: String,
-        limit_source: String,
-    },
+    #[error("{}: {} {} needs an estimated {} of memory, more than the {} {}; nothing was run. Shrink its units, batch, steps, trials or inits, or pass --max-memory SIZE to try anyway", .0.study, .0.kind, .0.label, .0.estimate, .0.limit, .0.limit_source)]
+    TooMuchMemory(Box<MemoryExcess>),
+}
+
+/// The task of [`PlanError::TooMuchMemory`] and its estimate against the limit (boxed there, so
+/// that every `Result<_, PlanError>` stays small).
+#[derive(Debug)]
+pub struct MemoryExcess {
+    pub study: String,
+    pub kind: &'static str,
+    pub label: String,
+    pub estimate: String,
+    pub limit: String,
+    pub limit_source: String,
 }
 
 /// A task whose key is computed (`Key::compute` or `Key::of_canonical`, with its kind's

@@ -6,5 +6,5 @@ mod graph;
 pub mod key;
 
 pub use expand::expand;
-pub use graph::{Keyed, Plan, PlanBuilder, PlanError, TaskNode};
+pub use graph::{Keyed, MemoryExcess, Plan, PlanBuilder, PlanError, TaskNode};
 pub use key::Key;

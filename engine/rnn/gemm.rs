@@ -313,22 +313,27 @@ mod avx {
         }
     }
 
-    /// Runs the AVX2+FMA kernel and returns `true` when the CPU has it and `a` and `c` have unit
-    /// column stride; otherwise returns `false` without touching `c`. Shapes are checked by the
-    /// caller.
+    /// Runs the AVX2+FMA kernel and returns `true` when the CPU has it, the shapes agree (`a`
+    /// M×K with K ≥ 1, `b` K×N, `c` M×N) and `a` and `c` have unit column stride; otherwise
+    /// returns `false` without touching `c`. [`super::gemm`] asserts the shapes first; they are
+    /// checked again here because `GemmScalar::gemm_simd`, which calls this, is public.
     pub(super) fn try_gemm<K: Kernel>(
         a: &ArrayView2<K>,
         b: &Packed<K>,
         acc: bool,
         c: &mut ArrayViewMut2<K>,
     ) -> bool {
+        let (m, k, n) = (a.nrows(), a.ncols(), c.ncols());
+        let shapes = k >= 1 && k == b.rows() && c.nrows() == m && n == b.cols();
         // A column stride only matters when there are at least two columns.
         let unit = |cols: usize, s: isize| cols <= 1 || s == 1;
-        if !(available() && unit(a.ncols(), a.strides()[1]) && unit(c.ncols(), c.strides()[1])) {
+        if !(available() && shapes && unit(k, a.strides()[1]) && unit(n, c.strides()[1])) {
             return false;
         }
-        // SAFETY: the CPU has AVX2+FMA and both views have unit column stride (checked just
-        // above); `gemm` checked the shapes, and `pack` sized `b.data`.
+        // SAFETY: `gemm`'s contract holds: the CPU has AVX2+FMA, the shapes agree with K ≥ 1 and
+        // both views have unit column stride (all checked just above), and `pack` sized
+        // `b.data` to ceil(N/NR)·K·NR values for the `b.rows()` × `b.cols()` it recorded. `c` is
+        // a unique borrow, so it aliases neither `a` nor `b`.
         unsafe { gemm(a, &b.data, acc, c) };
         true
     }

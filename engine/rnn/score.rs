@@ -8,6 +8,7 @@
 //! - sine: `R² = 1 − MSE / Var(target)` over all steps; solved when `R² ≥ 0.9`.
 //! - CDI: the output's sign at the last step (the decision) equals the sign of the integrated
 //!   cued stream; solved when that holds for ≥ 90% of trials.
+//!
 //! `r2` is reported for every task (flip-flop: over the post-pulse entries).
 
 use super::{Network, TaskSpec};

@@ -27,19 +27,25 @@ struct FixedPointTaskParams {
 
 struct FixedPoints;
 
+/// Columns of `fixed_points`: condition, index, state, q, n_unstable, readout.
+type FixedPointColumns = (
+    Vec<f64>,
+    Vec<i64>,
+    Vec<Vec<f32>>,
+    Vec<f64>,
+    Vec<i64>,
+    Vec<Vec<f32>>,
+);
+
+/// Columns of the eigenvalue table: condition, index, k, real part, imaginary part.
+type EigenvalueColumns = (Vec<f64>, Vec<i64>, Vec<i64>, Vec<f64>, Vec<f64>);
+
 /// Rows of the four tables `fixed_points` writes.
 #[derive(Default)]
 struct Rows {
-    fp: (
-        Vec<f64>,
-        Vec<i64>,
-        Vec<Vec<f32>>,
-        Vec<f64>,
-        Vec<i64>,
-        Vec<Vec<f32>>,
-    ),
+    fp: FixedPointColumns,
     cert: Certificates,
-    eig: (Vec<f64>, Vec<i64>, Vec<i64>, Vec<f64>, Vec<f64>),
+    eig: EigenvalueColumns,
     freq: (Vec<f64>, Vec<f64>, Vec<i64>, Vec<f64>),
     ablation: (Vec<f64>, Vec<i64>, Vec<i64>, Vec<f64>),
 }

@@ -101,12 +101,13 @@ fn svcca_keep(p: &SvccaParams) -> svcca::Keep {
     }
 }
 
+/// The usable networks' rows, the others with the reason they were left out, and the usable
+/// networks' states (one matrix each).
+pub type ProbeMatrices = (Vec<NetworkRow>, Vec<(String, String)>, Vec<Array2<f32>>);
+
 /// The states of every usable network as `(trials·T) × N` matrices, with their rows; the others
 /// with the reason they were left out.
-pub fn probe_matrices(
-    inputs: &[Output],
-    keep_unsolved: bool,
-) -> Result<(Vec<NetworkRow>, Vec<(String, String)>, Vec<Array2<f32>>), TaskError> {
+pub fn probe_matrices(inputs: &[Output], keep_unsolved: bool) -> Result<ProbeMatrices, TaskError> {
     let (mut members, mut excluded, mut xs) = (Vec::new(), Vec::new(), Vec::new());
     for out in inputs {
         let row = NetworkRow::of(out)?;

@@ -279,14 +279,17 @@ pub(super) fn trajectory_layers(
     Some((pca, layers))
 }
 
+/// Fixed points (state, condition) by network id.
+type StatesByNet = BTreeMap<String, Vec<(Vec<f32>, f64)>>;
+
 /// Fixed points (state, condition) of the networks `of` the study, by network id.
 fn fixed_point_states(
     tables: &Tables,
     study: &Study,
     of: &[&Net],
-) -> Result<BTreeMap<String, Vec<(Vec<f32>, f64)>>, ReportError> {
+) -> Result<StatesByNet, ReportError> {
     let rows = study_rows(tables, "fixed_points", &study.name)?;
-    let mut out: BTreeMap<String, Vec<(Vec<f32>, f64)>> = BTreeMap::new();
+    let mut out = StatesByNet::new();
     if rows.is_empty() {
         return Ok(out);
     }

@@ -158,6 +158,35 @@ fn portable_path_forced() {
     run::<f64>(13);
 }
 
+/// The SIMD entry point is public (`GemmScalar::gemm_simd`), so it checks the shapes itself:
+/// a `c` narrower than `b`, or K = 0, is refused with `c` untouched (the kernel would write or
+/// read out of bounds); matching shapes run the kernel when the CPU has it.
+#[test]
+fn simd_entry_refuses_mismatched_shapes() {
+    let mut rng = Rng(5);
+    let (a, b) = (rng.mat::<f32>(2, 3), rng.mat::<f32>(3, 20));
+    let mut packed = Packed::new();
+    packed.pack(b.view());
+    let mut narrow = Array2::<f32>::from_elem((2, 4), 7.0);
+    assert!(!f32::gemm_simd(&a.view(), &packed, false, &mut narrow.view_mut()));
+    assert!(narrow.iter().all(|&v| v == 7.0));
+
+    let mut c = Array2::<f32>::from_elem((2, 20), 7.0);
+    let ran = f32::gemm_simd(&a.view(), &packed, false, &mut c.view_mut());
+    assert_eq!(ran, simd_available());
+    if ran {
+        for (x, y) in c.iter().zip(a.dot(&b).iter()) {
+            assert!((x - y).abs() <= 1e-5, "{x} vs {y}");
+        }
+    }
+
+    let empty = Array2::<f32>::zeros((2, 0));
+    packed.pack(Array2::<f32>::zeros((0, 20)).view());
+    let mut c = Array2::<f32>::from_elem((2, 20), 7.0);
+    assert!(!f32::gemm_simd(&empty.view(), &packed, false, &mut c.view_mut()));
+    assert!(c.iter().all(|&v| v == 7.0));
+}
+
 #[test]
 fn non_unit_column_stride_falls_back() {
     fn run<F: Real>(seed: u64) {

@@ -146,7 +146,7 @@ fn flipflop_counts_solved_networks_only_unless_kept() {
 fn an_uncertified_point_does_not_count() {
     let ff = task("flipflop");
     let net = row(&ff, Arch::Gru, 0, true);
-    let mut out = fixed_points(&net, &vec![(0.0, 0); 9], Output::new());
+    let mut out = fixed_points(&net, &[(0.0, 0); 9], Output::new());
     let t = out.tables.get_mut("fixed_points").unwrap();
     let mut certified = vec![true; 9];
     certified[4] = false;
