@@ -19,3 +19,13 @@ pub mod rnn;
 pub mod store;
 pub mod table;
 pub mod task;
+
+#[cfg(test)]
+mod tests {
+    /// `cargo test` builds census with its debug assertions (Cargo.toml's test profile), although
+    /// `cargo run` leaves them out for speed: a test build without them does not compile.
+    #[test]
+    fn tests_run_with_debug_assertions() {
+        const { assert!(cfg!(debug_assertions)) };
+    }
+}
