@@ -189,3 +189,25 @@ fn bit_equal(a: &census::table::Column, b: &census::table::Column) -> bool {
         _ => a == b,
     }
 }
+
+/// Whether `command` (program and arguments) succeeds, for probing an optional reference.
+pub fn succeeds(program: &str, args: &[&str]) -> bool {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Whether an optional reference is installed (`ok`): when it is not, the test says it is
+/// skipped and how to install it, unless the environment variable `required` is set (CI sets
+/// them once it has installed everything), where a missing reference fails the test.
+pub fn reference_available(ok: bool, required: &str, what: &str, install: &str) -> bool {
+    if !ok {
+        assert!(
+            std::env::var_os(required).is_none(),
+            "{required} is set but {what} is missing ({install})"
+        );
+        eprintln!("skipped: {what} is not installed ({install})");
+    }
+    ok
+}

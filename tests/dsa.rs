@@ -11,7 +11,7 @@
 //! own `C` reaches (made exactly orthogonal and evaluated in float64). A looser result would mean
 //! census's optimiser stopped short of a point the reference found.
 
-use crate::common::{apply, manifest, TINY};
+use crate::common::{apply, manifest, reference_available, succeeds, TINY};
 use census::analysis::dsa::{self, dmd, orthogonal, wasserstein, DsaParams};
 use census::store::{read_table_file, ParquetStore};
 use faer::c64;
@@ -21,18 +21,12 @@ use std::path::Path;
 use std::process::Command;
 
 fn python_has_dsa() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import DSA, torch, pandas, pyarrow"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "dsa-metric (and torch, pandas, pyarrow) are required on CI (tests/requirements.txt)"
-        );
-        eprintln!("skipped: the DSA reference is not installed (pip install -r tests/requirements.txt)");
-    }
-    ok
+    reference_available(
+        succeeds("python3", &["-c", "import DSA, torch, pandas, pyarrow"]),
+        "CI",
+        "the DSA reference (dsa-metric, torch, pandas, pyarrow)",
+        "pip install -r tests/requirements.txt",
+    )
 }
 
 const PARAMS: (usize, usize, usize) = (2, 1, 6); // n_delays, delay_interval, rank
@@ -67,7 +61,10 @@ fn exported_states(out: &Path) -> BTreeMap<String, (Array2<f32>, usize)> {
             let trials = r.iter().map(|x| x.1).max().unwrap() as usize + 1;
             let n = r[0].2.len();
             let flat: Vec<f32> = r.iter().flat_map(|x| x.2.iter().copied()).collect();
-            (id, (Array2::from_shape_vec((r.len(), n), flat).unwrap(), trials))
+            (
+                id,
+                (Array2::from_shape_vec((r.len(), n), flat).unwrap(), trials),
+            )
         })
         .collect()
 }
@@ -124,15 +121,29 @@ fn dsa_agrees_with_the_reference_package() {
             .collect();
         let eig = wasserstein::spectrum(fit.a.view()).unwrap();
         let mismatch = wasserstein::score(&eig, &eig_ref).sqrt();
-        assert!(mismatch < 1e-3, "{id}: eigenvalues differ by {mismatch:.1e} (rms)");
+        assert!(
+            mismatch < 1e-3,
+            "{id}: eigenvalues differ by {mismatch:.1e} (rms)"
+        );
         let delay_ref = matrix(&theirs["delay"]);
         let ours_delay = fit.delay_operator();
         let scale = delay_ref.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let err = (&ours_delay - &delay_ref).iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        assert!(err < 1e-3 * scale, "{id}: delay operator differs by {err:.1e} (scale {scale:.2})");
+        let err = (&ours_delay - &delay_ref)
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(
+            err < 1e-3 * scale,
+            "{id}: delay operator differs by {err:.1e} (scale {scale:.2})"
+        );
         let d = orthogonal::angular(fit.a.view(), a_ref.view());
         delta.insert(id.clone(), 2.0 * (d.angle / 2.0).sin());
-        ours.insert(id, dsa::Fitted { spectrum: eig, dmd: fit });
+        ours.insert(
+            id,
+            dsa::Fitted {
+                spectrum: eig,
+                dmd: fit,
+            },
+        );
     }
 
     let sim = read_table_file(&out.join("similarity.parquet")).unwrap();
@@ -165,7 +176,10 @@ fn dsa_agrees_with_the_reference_package() {
         worst_gap = worst_gap.max(census - theirs);
         let w_ref = pr["wasserstein"].as_f64().unwrap();
         let w = dsa::pair(&ours[a], &ours[b], dsa::Score::Wasserstein);
-        assert!((w - w_ref).abs() < 1e-4 * (1.0 + w_ref), "{a} vs {b}: wasserstein {w} vs {w_ref}");
+        assert!(
+            (w - w_ref).abs() < 1e-4 * (1.0 + w_ref),
+            "{a} vs {b}: wasserstein {w} vs {w_ref}"
+        );
     }
     eprintln!(
         "dsa: {} pairs; census lower than the reference on {better}; largest census − reference \

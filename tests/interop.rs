@@ -2,25 +2,19 @@
 //! (through reticulate and pyarrow), with the columns, types, row counts and values census
 //! wrote.
 
-use crate::common::{apply, TINY};
+use crate::common::{apply, reference_available, succeeds, TINY};
 use census::store::{read_table_file, ParquetStore};
 use census::table::Column;
 use std::path::Path;
 use std::process::Command;
 
 fn python_has_readers() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import pandas, polars, pyarrow"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "pandas, polars and pyarrow are required on CI (tests/requirements.txt)"
-        );
-        eprintln!("skipped: pandas, polars or pyarrow is not installed (pip install -r tests/requirements.txt)");
-    }
-    ok
+    reference_available(
+        succeeds("python3", &["-c", "import pandas, polars, pyarrow"]),
+        "CI",
+        "pandas, polars or pyarrow",
+        "pip install -r tests/requirements.txt",
+    )
 }
 
 /// Asserts the reader (`who`) saw table `name` with census's columns, in order; returns them.
@@ -147,22 +141,13 @@ fn exported_tables_read_back_in_pandas_and_polars() {
 /// Rscript with reticulate, and a python3 with pyarrow for it. Required when `R_REQUIRED` is set
 /// (`.ci/run` installs Debian's `r-base-core` and `r-cran-reticulate`).
 fn r_has_readers() -> bool {
-    let ok = Command::new("Rscript")
-        .args(["-e", "library(reticulate); library(jsonlite)"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-        && Command::new("python3")
-            .args(["-c", "import pyarrow"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("R_REQUIRED").is_none(),
-            "R_REQUIRED is set but Rscript with reticulate and jsonlite, or pyarrow, is missing"
-        );
-        eprintln!("skipped: Rscript with reticulate, or pyarrow, is not installed");
-    }
-    ok
+    reference_available(
+        succeeds("Rscript", &["-e", "library(reticulate); library(jsonlite)"])
+            && succeeds("python3", &["-c", "import pyarrow"]),
+        "R_REQUIRED",
+        "Rscript with reticulate and jsonlite, or pyarrow",
+        "apt-get install r-base-core r-cran-reticulate",
+    )
 }
 
 /// What R must see of a column: its classes (R has two for integers, by size), the missing
