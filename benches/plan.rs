@@ -48,6 +48,18 @@ impl Store for JsonOnly<'_> {
     fn put(&self, key: &Key, output: &Output) -> Result<(), StoreError> {
         self.0.put(key, output)
     }
+    fn digest(&self, key: &Key) -> Option<Key> {
+        self.0.digest(key)
+    }
+    fn action(&self, action: &Key) -> Option<Key> {
+        self.0.action(action)
+    }
+    fn set_action(&self, action: &Key, key: &Key) -> Result<(), StoreError> {
+        self.0.set_action(action, key)
+    }
+    fn retain_actions(&self, keep: &dyn Fn(&Key) -> bool) -> Result<usize, StoreError> {
+        self.0.retain_actions(keep)
+    }
     fn keys(&self) -> Result<Vec<Key>, StoreError> {
         self.0.keys()
     }

@@ -31,7 +31,7 @@ fn fresh_apply_runs_everything_once_and_a_rerun_nothing() {
 fn editing_one_analysis_parameter_reruns_it_and_its_dependents() {
     let dir = tempfile::tempdir().unwrap();
     apply(TINY, dir.path());
-    let edited = TINY.replace("variance = 0.95", "variance = 0.9");
+    let edited = TINY.replace("variance = 0.95", "variance = 0.5");
     let store = ParquetStore::open(dir.path()).unwrap();
     let plan =
         census::ops::plan_of(&manifest(&edited), &census::task::Registry::standard()).unwrap();
@@ -48,16 +48,54 @@ fn editing_one_analysis_parameter_reruns_it_and_its_dependents() {
     let changes: Vec<String> = report.changes.iter().map(|c| c.render()).collect();
     assert_eq!(
         changes,
-        ["tiny: svcca variance 0.95 → 0.9: 1 svcca, 1 mds, 1 clustering, 1 findings"]
+        ["tiny: svcca variance 0.95 → 0.5: 1 svcca, 1 mds, 1 clustering, 1 findings"]
     );
     assert!(report
         .render()
-        .contains("changed: tiny: svcca variance 0.95 → 0.9: 1 svcca"));
+        .contains("changed: tiny: svcca variance 0.95 → 0.5: 1 svcca"));
     let s = apply(&edited, dir.path());
     assert_eq!(
         ran(&s),
         counts(&[("svcca", 1), ("mds", 1), ("clustering", 1), ("findings", 1)])
     );
+}
+
+#[test]
+fn an_edit_that_leaves_an_output_unchanged_reruns_only_that_task() {
+    // With a fixed number of directions, SVCCA's `variance` changes its key but not its output:
+    // the distance reruns, and its embedding, clustering and findings are restored (early
+    // cutoff), not recomputed.
+    let fixed = TINY.replace("variance = 0.95", "variance = 0.95\ncomponents = 2");
+    let dir = tempfile::tempdir().unwrap();
+    apply(&fixed, dir.path());
+    let edited = fixed.replace("variance = 0.95", "variance = 0.9");
+    let store = ParquetStore::open(dir.path()).unwrap();
+    let plan =
+        census::ops::plan_of(&manifest(&edited), &census::task::Registry::standard()).unwrap();
+    let report = plan_report(&plan, &store);
+    assert_eq!(report.to_run(), 4);
+    assert_eq!(report.kinds["mds"].waiting, 1);
+    let mut waits: Vec<(&str, &str)> = report
+        .tasks
+        .iter()
+        .filter_map(|t| Some((t.kind, t.waits_for.as_deref()?)))
+        .collect();
+    waits.sort();
+    assert_eq!(
+        waits,
+        [
+            ("clustering", "svcca all"),
+            ("findings", "clustering svcca"),
+            ("mds", "svcca all")
+        ]
+    );
+    let s = apply(&edited, dir.path());
+    assert_eq!(ran(&s), counts(&[("svcca", 1)]));
+    let mut restored: Vec<&str> = s.restored.iter().map(|(k, _)| k.as_str()).collect();
+    restored.sort();
+    assert_eq!(restored, ["clustering", "findings", "mds"]);
+    let again = apply(&edited, dir.path());
+    assert!(again.ran.is_empty() && again.restored.is_empty());
 }
 
 #[test]

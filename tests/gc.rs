@@ -32,6 +32,12 @@ fn gc_keeps_what_a_manifest_uses_and_reports_what_it_deletes_with_sizes() {
     let objects = dir.path().join("objects");
     let all_bytes = bytes_under(&objects);
 
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("_actions"))
+            .unwrap()
+            .count(),
+        15
+    );
     let dry = census::ops::gc(&[manifest(&one_seed)], &store, true).unwrap();
     assert_eq!(store.keys().unwrap(), before, "a dry run deletes nothing");
     // The second seed's 4 networks and 4 probes, and every study-level task (their inputs
@@ -59,6 +65,14 @@ fn gc_keeps_what_a_manifest_uses_and_reports_what_it_deletes_with_sizes() {
     assert_eq!(done.removed, dry.removed);
     assert_eq!(store.keys().unwrap().len(), keep.len() - 7);
     assert_eq!(bytes_under(&objects), dry.kept_bytes);
+    // Action records (early cutoff) of every task with inputs, less those of deleted entries:
+    // 8 probes and 7 study-level tasks before, the first seed's 4 probes after.
+    let actions = || {
+        std::fs::read_dir(dir.path().join("_actions"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(actions(), 4);
 }
 
 #[test]

@@ -245,10 +245,15 @@ fn run(cli: Cli) -> Result<i32> {
             };
             progress.finish();
             eprintln!(
-                "done in {:.1} s: {} cached, {} ran, {} failed, {} skipped{}",
+                "done in {:.1} s: {} cached, {} ran, {}{} failed, {} skipped{}",
                 summary.seconds,
                 summary.cached,
                 summary.ran.len(),
+                if summary.restored.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} restored (inputs unchanged), ", summary.restored.len())
+                },
                 summary.failed.len(),
                 summary.skipped,
                 if summary.shared > 0 {

@@ -132,6 +132,18 @@ impl Observer for Progress {
                     );
                 }
             }
+            Event::Restored { node } => {
+                self.eta.dropped(node.key);
+                self.tick();
+                if self.bar.is_none() {
+                    eprintln!(
+                        "[{}/{}] {} (restored: its inputs are unchanged)",
+                        self.done,
+                        self.total,
+                        name(node)
+                    );
+                }
+            }
             Event::Failed { node, error } => {
                 self.eta.dropped(node.key);
                 self.tick();

@@ -3,11 +3,17 @@
 //!
 //! `Depth::Quick` asks the store's cheap `check_all` (every `plan`, `status`, `apply`);
 //! `Depth::Full` its `verify`, which reads every byte (`apply --verify`).
+//!
+//! Early cutoff: a task missing under its key whose inputs are all cached (or restorable) has an
+//! action key (`Key::action`, from its inputs' output digests). When the store has an entry for
+//! that action, the task is `Restore`d from it instead of run. A task whose inputs must run
+//! first cannot know yet: it counts as `Run`, and may be restored once they have.
 
 use crate::plan::{Key, Plan, TaskNode};
 use crate::store::{Health, Store};
 use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
+use std::collections::HashMap;
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -50,6 +56,9 @@ impl fmt::Display for Reason {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Freshness {
     Cached,
+    /// Missing under its key, but an earlier task with the same action key left the entry of
+    /// this key: its output is copied from there, nothing runs.
+    Restore(Key),
     Run(Reason),
 }
 
@@ -71,11 +80,55 @@ pub fn freshness(plan: &Plan, store: &dyn Store, depth: Depth) -> Vec<(NodeIndex
             })
             .collect(),
     };
-    nodes
+    let mut fresh: Vec<(NodeIndex, Freshness)> = nodes
         .into_par_iter()
         .zip(health)
         .map(|((n, node), health)| (n, of(plan, n, node, store, health)))
-        .collect()
+        .collect();
+    restorable(plan, store, &mut fresh);
+    fresh
+}
+
+/// Turns every task that would run for want of its entry into `Restore` where its action has
+/// an entry. `fresh` is in plan order, which is topological.
+fn restorable(plan: &Plan, store: &dyn Store, fresh: &mut [(NodeIndex, Freshness)]) {
+    let position: HashMap<NodeIndex, usize> = fresh
+        .iter()
+        .enumerate()
+        .map(|(i, (n, _))| (*n, i))
+        .collect();
+    let mut digests: HashMap<NodeIndex, Option<Key>> = HashMap::new();
+    for i in 0..fresh.len() {
+        let (n, f) = &fresh[i];
+        let n = *n;
+        if !matches!(f, Freshness::Run(r) if *r != Reason::Damaged) {
+            continue;
+        }
+        let deps = plan.deps(n);
+        if deps.is_empty() {
+            continue;
+        }
+        let mut inputs = Vec::new();
+        for &d in &deps {
+            let source = match &fresh[position[&d]].1 {
+                Freshness::Cached => plan.node(d).key,
+                Freshness::Restore(source) => *source,
+                Freshness::Run(_) => break,
+            };
+            match *digests.entry(d).or_insert_with(|| store.digest(&source)) {
+                Some(digest) => inputs.push(digest),
+                None => break,
+            }
+        }
+        if inputs.len() < deps.len() {
+            continue;
+        }
+        let node = plan.node(n);
+        let action = Key::action(node.kind, node.version, &node.params, &inputs);
+        if let Some(source) = store.action(&action).filter(|s| store.contains(s)) {
+            fresh[i].1 = Freshness::Restore(source);
+        }
+    }
 }
 
 fn of(plan: &Plan, n: NodeIndex, node: &TaskNode, store: &dyn Store, health: Health) -> Freshness {

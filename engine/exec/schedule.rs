@@ -3,6 +3,10 @@
 //!
 //! - A task runs under its key's lock; if another process finished it meanwhile, its entry is
 //!   used as it is (two `apply`s never run one task twice at once).
+//! - Early cutoff: before computing, a task looks up its action key (its kind, version,
+//!   parameters and its inputs' output digests, `Key::action`); when an earlier task with the
+//!   same action left an entry, that output is stored under this task's key without running.
+//!   Every task that ran records its action (except kinds whose output names their key).
 //! - Before anything runs, every entry freshness found damaged is re-verified under its key's
 //!   lock and removed, so one `apply` repairs all of them; inputs are read and verified from the
 //!   store, and a damaged input found then is recomputed first.
@@ -48,6 +52,10 @@ pub enum Event<'a> {
         node: &'a TaskNode,
         seconds: f64,
     },
+    /// Its inputs' outputs were those of an earlier run: its entry was copied, nothing ran.
+    Restored {
+        node: &'a TaskNode,
+    },
     Failed {
         node: &'a TaskNode,
         error: &'a str,
@@ -71,6 +79,9 @@ pub struct Summary {
     pub cached: usize,
     /// `(kind, label)` of every task that ran to completion here, in completion order.
     pub ran: Vec<(String, String)>,
+    /// `(kind, label)` of every task restored from an earlier run with the same inputs' outputs
+    /// (early cutoff), in completion order.
+    pub restored: Vec<(String, String)>,
     /// `(label, error)` of failed tasks.
     pub failed: Vec<(String, String)>,
     pub skipped: usize,
@@ -115,6 +126,9 @@ enum State {
 #[derive(Debug)]
 pub enum Outcome {
     Ran,
+    /// An earlier task with the same action key left its output; it was stored under this
+    /// task's key (early cutoff).
+    Restored,
     /// Another process finished it while this one waited for the key's lock.
     DoneElsewhere,
     /// An input entry is missing or damaged (and has been removed); it must run first.
@@ -138,6 +152,7 @@ pub fn run(
     for (n, f) in freshness(plan, store, opts.depth) {
         match f {
             Freshness::Cached => {}
+            Freshness::Restore(_) => state[n.index()] = State::Pending,
             Freshness::Run(Reason::Damaged) => match repair(plan, store, n, observer) {
                 Ok(true) => state[n.index()] = State::Pending,
                 Ok(false) => {}
@@ -201,16 +216,19 @@ pub fn run(
         running -= 1;
         let node = plan.node(n);
         match outcome {
-            Outcome::Ran | Outcome::DoneElsewhere => {
-                if matches!(outcome, Outcome::Ran) {
-                    summary
-                        .ran
-                        .push((node.kind.to_string(), node.label.clone()));
-                } else {
-                    summary.shared += 1;
+            Outcome::Ran | Outcome::Restored | Outcome::DoneElsewhere => {
+                let done = (node.kind.to_string(), node.label.clone());
+                match outcome {
+                    Outcome::Ran => summary.ran.push(done),
+                    Outcome::Restored => summary.restored.push(done),
+                    _ => summary.shared += 1,
                 }
                 state[n.index()] = State::Available;
-                observer.event(Event::Finished { node, seconds });
+                if matches!(outcome, Outcome::Restored) {
+                    observer.event(Event::Restored { node });
+                } else {
+                    observer.event(Event::Finished { node, seconds });
+                }
                 for d in plan.dependents(n) {
                     if state[d.index()] == State::Pending {
                         unmet[d.index()] -= 1;
@@ -317,6 +335,24 @@ pub fn run_task(
     if store.contains(&node.key) {
         return Outcome::DoneElsewhere;
     }
+    let Some(kind) = registry.get(node.kind) else {
+        return Outcome::Failed(format!("unknown task kind `{}`", node.kind));
+    };
+    let action = if kind.names_itself() {
+        None
+    } else {
+        action_key(plan, store, n)
+    };
+    if let Some(action) = &action {
+        match restore(store, node, action) {
+            Ok(true) => {
+                record_slot(plan, store, n);
+                return Outcome::Restored;
+            }
+            Ok(false) => {}
+            Err(e) => return Outcome::Storage(e.to_string()),
+        }
+    }
     let mut inputs: Vec<Output> = Vec::new();
     for d in plan.deps(n) {
         match store.get(&plan.node(d).key) {
@@ -326,9 +362,6 @@ pub fn run_task(
             Err(e) => return Outcome::Storage(e.to_string()),
         }
     }
-    let Some(kind) = registry.get(node.kind) else {
-        return Outcome::Failed(format!("unknown task kind `{}`", node.kind));
-    };
     let ctx = Context {
         key: node.key,
         cancel,
@@ -355,6 +388,52 @@ pub fn run_task(
         Err(e @ StoreError::Encode { .. }) => return failed(store, node, e.to_string()),
         Err(e) => return Outcome::Storage(e.to_string()),
     }
+    // The entry is safe; failing to write bookkeeping only costs a less precise `plan` reason
+    // or a missed cutoff.
+    if let Some(action) = &action {
+        let _ = store.set_action(action, &node.key);
+    }
+    record_slot(plan, store, n);
+    Outcome::Ran
+}
+
+/// The task's action key, from its inputs' output digests; `None` for a task without inputs
+/// (its key says as much) or when an input has no readable entry.
+fn action_key(plan: &Plan, store: &dyn Store, n: NodeIndex) -> Option<Key> {
+    let deps = plan.deps(n);
+    if deps.is_empty() {
+        return None;
+    }
+    let digests: Option<Vec<Key>> = deps
+        .iter()
+        .map(|&d| store.digest(&plan.node(d).key))
+        .collect();
+    let node = plan.node(n);
+    Some(Key::action(
+        node.kind,
+        node.version,
+        &node.params,
+        &digests?,
+    ))
+}
+
+/// Copies the output an earlier task with this action left under the task's key; whether
+/// there was one. The action then points at this key, which the current plan references.
+fn restore(store: &dyn Store, node: &TaskNode, action: &Key) -> Result<bool, StoreError> {
+    let Some(source) = store.action(action).filter(|s| *s != node.key) else {
+        return Ok(false);
+    };
+    let Lookup::Present(output) = store.get(&source)? else {
+        return Ok(false);
+    };
+    store.put(&node.key, &output)?;
+    let _ = store.set_action(action, &node.key);
+    Ok(true)
+}
+
+/// Bookkeeping after a task's entry is stored: its slot record, and no failure on record.
+fn record_slot(plan: &Plan, store: &dyn Store, n: NodeIndex) {
+    let node = plan.node(n);
     let record = SlotRecord {
         key: node.key.hex(),
         version: node.version,
@@ -362,13 +441,14 @@ pub fn run_task(
         deps: dep_keys(plan, n),
         params: Some(serde_json::Value::clone(&node.params)),
     };
-    // The entry is safe; failing to write bookkeeping only costs a less precise `plan` reason.
     let _ = store.set_slot(&node.slot(), &record);
     let _ = store.set_failure(&node.key, None);
-    Outcome::Ran
 }
 
 fn failed(store: &dyn Store, node: &TaskNode, error: String) -> Outcome {
     let _ = store.set_failure(&node.key, Some(&error));
     Outcome::Failed(error)
 }
+
+#[cfg(test)]
+mod tests;

@@ -144,7 +144,8 @@ impl Collected {
     }
 }
 
-/// Deletes every entry that no given manifest references (`dry_run`: only says which).
+/// Deletes every entry that no given manifest references, and the action records (early
+/// cutoff) that point at them (`dry_run`: only says which entries).
 pub fn gc(manifests: &[Manifest], store: &dyn Store, dry_run: bool) -> anyhow::Result<Collected> {
     let registry = Registry::standard();
     let mut keep = std::collections::HashSet::new();
@@ -168,6 +169,9 @@ pub fn gc(manifests: &[Manifest], store: &dyn Store, dry_run: bool) -> anyhow::R
             store.remove(&k)?;
         }
         out.removed.push((k, info));
+    }
+    if !dry_run {
+        store.retain_actions(&|k| keep.contains(k))?;
     }
     out.removed
         .sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(&b.0)));

@@ -4,8 +4,9 @@ use super::changes::{changes, Change};
 use crate::exec::{freshness, Depth, Freshness, Reason};
 use crate::plan::Plan;
 use crate::store::Store;
+use petgraph::graph::NodeIndex;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Serialize)]
 pub struct TaskLine {
@@ -15,9 +16,14 @@ pub struct TaskLine {
     /// Every study that plans this task (a task several studies share runs once).
     pub studies: Vec<String>,
     pub label: String,
-    /// `cached` or `run`.
+    /// `cached`, `restore` (copied from an earlier run with the same inputs' outputs, early
+    /// cutoff) or `run`.
     pub status: &'static str,
     pub reason: Option<Reason>,
+    /// For a task to run: the first of its inputs that must run or be restored first. Its own
+    /// run is then an upper bound: when that input's output comes out unchanged, it is
+    /// restored instead.
+    pub waits_for: Option<String>,
     /// The last recorded failure of this exact task, if any.
     pub failure: Option<String>,
 }
@@ -25,7 +31,11 @@ pub struct TaskLine {
 #[derive(Debug, Default, Serialize)]
 pub struct KindCounts {
     pub cached: usize,
+    pub restore: usize,
     pub run: usize,
+    /// Of `run`: tasks waiting for an input to run (restored instead if its output is
+    /// unchanged).
+    pub waiting: usize,
     pub failed: usize,
     pub reasons: BTreeMap<Reason, usize>,
 }
@@ -60,20 +70,35 @@ impl PlanReport {
             } else {
                 format!(" ({})", why.join(", "))
             };
-            let failed = if c.failed > 0 {
+            let mut failed = if c.failed > 0 {
                 format!(", {} failed last time", c.failed)
             } else {
                 String::new()
             };
+            if c.restore > 0 {
+                failed.push_str(&format!(", {} restored (inputs unchanged)", c.restore));
+            }
+            if c.waiting > 0 {
+                failed.push_str(&format!(
+                    ", {} wait for upstream (restored instead if its output is unchanged)",
+                    c.waiting
+                ));
+            }
             s.push_str(&format!(
                 "{k:<18} {:>6} cached {:>6} to run{why}{failed}\n",
                 c.cached, c.run
             ));
         }
+        let restore: usize = self.kinds.values().map(|k| k.restore).sum();
         s.push_str(&format!(
-            "{} tasks, {} to run\n",
+            "{} tasks, {} to run{}\n",
             self.tasks.len(),
-            self.to_run()
+            self.to_run(),
+            if restore > 0 {
+                format!(", {restore} to restore")
+            } else {
+                String::new()
+            }
         ));
         for change in &self.changes {
             s.push_str(&format!("changed: {}\n", change.render()));
@@ -86,18 +111,38 @@ pub fn plan_report(plan: &Plan, store: &dyn Store) -> PlanReport {
     let mut kinds: BTreeMap<&'static str, KindCounts> = BTreeMap::new();
     let mut tasks = Vec::with_capacity(plan.len());
     let mut stale = HashMap::new();
-    for (n, f) in freshness(plan, store, Depth::Quick) {
+    let fresh = freshness(plan, store, Depth::Quick);
+    let cached: HashSet<NodeIndex> = fresh
+        .iter()
+        .filter(|(_, f)| *f == Freshness::Cached)
+        .map(|(n, _)| *n)
+        .collect();
+    for (n, f) in fresh {
         let node = plan.node(n);
         let c = kinds.entry(node.kind).or_default();
+        let mut waits_for = None;
         let (status, reason) = match f {
             Freshness::Cached => {
                 c.cached += 1;
                 ("cached", None)
             }
+            Freshness::Restore(_) => {
+                c.restore += 1;
+                ("restore", None)
+            }
             Freshness::Run(r) => {
                 c.run += 1;
                 *c.reasons.entry(r.clone()).or_default() += 1;
                 stale.insert(n, r.clone());
+                waits_for = plan
+                    .deps(n)
+                    .into_iter()
+                    .find(|d| !cached.contains(d))
+                    .map(|d| {
+                        let dep = plan.node(d);
+                        format!("{} {}", dep.kind, dep.label)
+                    });
+                c.waiting += usize::from(waits_for.is_some());
                 ("run", Some(r))
             }
         };
@@ -117,6 +162,7 @@ pub fn plan_report(plan: &Plan, store: &dyn Store) -> PlanReport {
             label: node.label.clone(),
             status,
             reason,
+            waits_for,
             failure,
         });
     }

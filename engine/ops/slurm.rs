@@ -164,7 +164,7 @@ pub fn apply(
     let plan = super::plan_of(manifest, &registry)?;
     let stale: Vec<NodeIndex> = freshness(&plan, store, Depth::Quick)
         .into_iter()
-        .filter(|(_, f)| matches!(f, Freshness::Run(_)))
+        .filter(|(_, f)| !matches!(f, Freshness::Cached))
         .map(|(n, _)| n)
         .collect();
     let mut summary = Summary {

@@ -11,11 +11,18 @@
 //!
 //! Never in a key: paths, times, thread counts, the manifest's file name, a study's name or any
 //! label meant for people.
+//!
+//! An *action key* (`Key::action`) is the same recipe under another domain, with the digests of
+//! the inputs' outputs (`Store::digest`) in place of the inputs' keys: two tasks with equal
+//! action keys compute the same output, whatever their upstream keys (early cutoff).
 
 use std::fmt;
 
 /// Bump to invalidate every cache entry (a change of the on-disk layout or of the key recipe).
 pub const CACHE_FORMAT: &str = "census-cache-1";
+
+/// The domain of action keys, so that no action key can equal a task key.
+const ACTION_FORMAT: &str = "census-action-1";
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key([u8; 32]);
@@ -28,12 +35,28 @@ impl Key {
     /// `compute` with the parameters already in canonical JSON (`canonical_json`), so tasks
     /// that share their parameters serialise them once.
     pub fn of_canonical(kind: &str, version: u32, canonical: &str, deps: &[Key]) -> Key {
+        Key::hash(CACHE_FORMAT, kind, version, canonical, deps)
+    }
+
+    /// The action key of a task: its kind, version and parameters, with the digests of its
+    /// inputs' outputs (in dependency order) instead of their keys.
+    pub fn action(kind: &str, version: u32, params: &serde_json::Value, digests: &[Key]) -> Key {
+        Key::hash(
+            ACTION_FORMAT,
+            kind,
+            version,
+            &canonical_json(params),
+            digests,
+        )
+    }
+
+    fn hash(domain: &str, kind: &str, version: u32, canonical: &str, deps: &[Key]) -> Key {
         let mut h = blake3::Hasher::new();
         let mut field = |bytes: &[u8]| {
             h.update(&(bytes.len() as u64).to_le_bytes());
             h.update(bytes);
         };
-        field(CACHE_FORMAT.as_bytes());
+        field(domain.as_bytes());
         field(kind.as_bytes());
         field(&version.to_le_bytes());
         field(canonical.as_bytes());
@@ -127,6 +150,7 @@ mod tests {
         assert_ne!(base, Key::compute("k", 1, &json!({"x": 2}), &[]));
         assert_ne!(base, Key::compute("k", 1, &p, &[base]));
         assert_eq!(Key::from_hex(&base.hex()), Some(base));
+        assert_ne!(base, Key::action("k", 1, &p, &[]));
     }
 
     #[test]

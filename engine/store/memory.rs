@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::{Health, KeyLock, Lookup, SlotRecord, Store, StoreError};
 use crate::plan::Key;
-use crate::table::{Output, Summary};
+use crate::table::{Column, Output, Summary};
 
 #[derive(Default)]
 struct Inner {
@@ -18,6 +18,7 @@ struct Inner {
     corrupt: HashSet<Key>,
     slots: HashMap<String, SlotRecord>,
     failures: HashMap<Key, String>,
+    actions: HashMap<Key, Key>,
 }
 
 #[derive(Default)]
@@ -57,6 +58,47 @@ impl MemoryStore {
     fn inner(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A digest of every value of an output, its summary included.
+fn digest_of(output: &Output) -> Key {
+    let mut h = blake3::Hasher::new();
+    let mut field = |bytes: &[u8]| {
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    for (name, table) in &output.tables {
+        field(name.as_bytes());
+        for (column, values) in table.columns() {
+            field(column.as_bytes());
+            field(values.type_name().as_bytes());
+            let mut bytes = Vec::new();
+            match values {
+                Column::Bool(v) => bytes.extend(v.iter().map(|&b| u8::from(b))),
+                Column::I64(v) => v.iter().for_each(|x| bytes.extend(x.to_le_bytes())),
+                Column::F32(v) => v.iter().for_each(|x| bytes.extend(x.to_le_bytes())),
+                Column::F64(v) => v.iter().for_each(|x| bytes.extend(x.to_le_bytes())),
+                Column::OptF64(v) => v.iter().for_each(|x| match x {
+                    Some(x) => bytes.extend([1].into_iter().chain(x.to_le_bytes())),
+                    None => bytes.push(0),
+                }),
+                Column::Str(v) => v.iter().for_each(|x| {
+                    bytes.extend((x.len() as u64).to_le_bytes());
+                    bytes.extend(x.as_bytes());
+                }),
+                Column::ListF32(v) => v.iter().for_each(|x| {
+                    bytes.extend((x.len() as u64).to_le_bytes());
+                    x.iter().for_each(|y| bytes.extend(y.to_le_bytes()));
+                }),
+            }
+            field(&bytes);
+        }
+    }
+    for (k, v) in &output.summary {
+        field(k.as_bytes());
+        field(v.as_bytes());
+    }
+    Key::from_bytes(*h.finalize().as_bytes())
 }
 
 struct MemoryLock {
@@ -118,6 +160,26 @@ impl Store for MemoryStore {
             .entry(*key)
             .or_insert_with(|| output.clone());
         Ok(())
+    }
+
+    fn digest(&self, key: &Key) -> Option<Key> {
+        self.inner().entries.get(key).map(digest_of)
+    }
+
+    fn action(&self, action: &Key) -> Option<Key> {
+        self.inner().actions.get(action).copied()
+    }
+
+    fn set_action(&self, action: &Key, key: &Key) -> Result<(), StoreError> {
+        self.inner().actions.insert(*action, *key);
+        Ok(())
+    }
+
+    fn retain_actions(&self, keep: &dyn Fn(&Key) -> bool) -> Result<usize, StoreError> {
+        let actions = &mut self.inner().actions;
+        let before = actions.len();
+        actions.retain(|_, key| keep(key));
+        Ok(before - actions.len())
     }
 
     fn keys(&self) -> Result<Vec<Key>, StoreError> {

@@ -13,6 +13,9 @@
 //! - `get` never serves damaged data: a corrupt entry is removed and reported as
 //!   `Lookup::Corrupt`, so the caller recomputes it.
 //! - Per-key locks let several processes share one store without running a task twice at once.
+//! - An action record (`set_action`) maps a task's action key to the entry it produced, so a
+//!   task whose inputs' outputs are unchanged reuses that entry (early cutoff); a record whose
+//!   entry is gone is simply a miss.
 
 mod codec;
 mod durable;
@@ -131,6 +134,15 @@ pub trait Store: Send + Sync {
     }
     /// Writes an entry atomically. Writing a key that exists is a no-op.
     fn put(&self, key: &Key, output: &Output) -> Result<(), StoreError>;
+    /// A digest of a present entry's content (equal content, equal digest; `None` when there
+    /// is no readable entry). Cheap: from the entry's metadata where the store keeps hashes.
+    fn digest(&self, key: &Key) -> Option<Key>;
+    /// The key of the entry an earlier task with this action key (`Key::action`) produced.
+    fn action(&self, action: &Key) -> Option<Key>;
+    /// Records that the task with this action key produced the entry of `key`.
+    fn set_action(&self, action: &Key, key: &Key) -> Result<(), StoreError>;
+    /// Removes every action record whose entry `keep` rejects (`gc`); how many it removed.
+    fn retain_actions(&self, keep: &dyn Fn(&Key) -> bool) -> Result<usize, StoreError>;
     /// Under the key's lock, checks every byte of the entry and removes it if damaged; returns
     /// what the check found.
     fn remove_if_damaged(&self, key: &Key) -> Result<Health, StoreError> {

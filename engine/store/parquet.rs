@@ -167,7 +167,7 @@ impl ParquetStore {
         let store = ParquetStore {
             root: path.as_ref().to_path_buf(),
         };
-        for dir in ["objects", ".tmp", ".trash", "_locks", "_slots", "_failures"] {
+        for dir in ["objects", ".tmp", ".trash", "_locks", "_slots", "_failures", "_actions"] {
             create_dir(&store.root.join(dir))?;
         }
         store.clean_temporaries();
@@ -431,6 +431,10 @@ impl ParquetStore {
 
     fn failure_path(&self, key: &Key) -> PathBuf {
         self.root.join("_failures").join(format!("{key}.txt"))
+    }
+
+    fn action_path(&self, action: &Key) -> PathBuf {
+        self.root.join("_actions").join(format!("{action}.txt"))
     }
 }
 
@@ -739,6 +743,47 @@ impl Store for ParquetStore {
     fn lock_key(&self, key: &Key) -> Result<Box<dyn KeyLock>, StoreError> {
         let guard = lock(&self.root.join("_locks").join(key.hex()), Mode::Exclusive)?;
         Ok(Box::new(guard))
+    }
+
+    /// From `_entry.json`: the tables' names, row counts and content hashes, and the summary.
+    fn digest(&self, key: &Key) -> Option<Key> {
+        let (meta, _) = read_meta(key, &self.entry_dir(key)).ok()?;
+        let mut h = blake3::Hasher::new();
+        for t in &meta.tables {
+            for field in [t.name.as_bytes(), t.blake3.as_bytes(), &t.rows.to_le_bytes()] {
+                h.update(&(field.len() as u64).to_le_bytes());
+                h.update(field);
+            }
+        }
+        h.update(&serde_json::to_vec(&meta.summary).expect("a summary serialises"));
+        Some(Key::from_bytes(*h.finalize().as_bytes()))
+    }
+
+    fn action(&self, action: &Key) -> Option<Key> {
+        Key::from_hex(fs::read_to_string(self.action_path(action)).ok()?.trim())
+    }
+
+    fn set_action(&self, action: &Key, key: &Key) -> Result<(), StoreError> {
+        write_atomic(&self.action_path(action), key.hex().as_bytes())
+    }
+
+    fn retain_actions(&self, keep: &dyn Fn(&Key) -> bool) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for name in dir_names(&self.root.join("_actions")) {
+            let Some(action) = name.strip_suffix(".txt").and_then(Key::from_hex) else {
+                continue;
+            };
+            if self.action(&action).is_some_and(|key| !keep(&key)) {
+                let path = self.action_path(&action);
+                match fs::remove_file(&path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                        return Err(io_error(&path, "remove", e))
+                    }
+                    _ => removed += 1,
+                }
+            }
+        }
+        Ok(removed)
     }
 
     fn slot(&self, slot: &str) -> Option<SlotRecord> {

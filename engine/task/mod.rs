@@ -46,6 +46,11 @@ pub trait TaskKind: Send + Sync {
     fn name(&self) -> &'static str;
     /// The algorithm version; part of every key of this kind.
     fn version(&self) -> u32;
+    /// Whether the output contains the task's own key (`Context::key`). Such a task's output
+    /// is never reused under another key, so early cutoff skips it.
+    fn names_itself(&self) -> bool {
+        false
+    }
     fn run(
         &self,
         ctx: &Context,

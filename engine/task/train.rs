@@ -203,6 +203,10 @@ impl TaskKind for Train {
     fn version(&self) -> u32 {
         3
     }
+    /// The `network_id` is the task's key.
+    fn names_itself(&self) -> bool {
+        true
+    }
     fn run(
         &self,
         ctx: &Context,

@@ -132,6 +132,7 @@ fn run_one(
     loop {
         match run_task(plan, registry, store, n, cancel) {
             Outcome::Ran => return Ok("ran"),
+            Outcome::Restored => return Ok("restored (inputs unchanged):"),
             Outcome::DoneElsewhere => return Ok("finished by another process:"),
             Outcome::Cancelled => return Err(Stop::Cancelled),
             Outcome::Failed(e) | Outcome::Storage(e) => return Err(Stop::Failed(e)),
@@ -148,7 +149,7 @@ fn run_one(
                     dep.kind, dep.label
                 );
                 match run_task(plan, registry, store, d, cancel) {
-                    Outcome::Ran | Outcome::DoneElsewhere => recomputed.push(d),
+                    Outcome::Ran | Outcome::Restored | Outcome::DoneElsewhere => recomputed.push(d),
                     Outcome::Cancelled => return Err(Stop::Cancelled),
                     Outcome::Failed(e) | Outcome::Storage(e) => {
                         return Err(Stop::Failed(format!(

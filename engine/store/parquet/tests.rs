@@ -812,3 +812,29 @@ fn summaries_round_trip_through_get_entry_json_and_the_index() {
         expected.iter().map(|(h, _)| h.clone()).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn digests_follow_content_and_actions_persist_until_gc_drops_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStore::open(dir.path()).unwrap();
+    assert_eq!(store.digest(&key(1)), None);
+    store.put(&key(1), &sample()).unwrap();
+    store.put(&key(2), &sample()).unwrap();
+    let other = sample().with("extra", Table::new().with("x", Column::I64(vec![1])));
+    store.put(&key(3), &other).unwrap();
+    let summarised = sample().with_summary([("k".to_string(), "v".to_string())].into());
+    store.put(&key(4), &summarised).unwrap();
+    let d = |n| store.digest(&key(n)).unwrap();
+    assert_eq!(d(1), d(2));
+    assert_ne!(d(1), d(3));
+    assert_ne!(d(1), d(4));
+
+    let action = Key::action("test", 1, &serde_json::json!({}), &[d(1)]);
+    assert_eq!(store.action(&action), None);
+    store.set_action(&action, &key(2)).unwrap();
+    let reopened = ParquetStore::open(dir.path()).unwrap();
+    assert_eq!(reopened.action(&action), Some(key(2)));
+    assert_eq!(reopened.retain_actions(&|k| *k == key(2)).unwrap(), 0);
+    assert_eq!(reopened.retain_actions(&|k| *k == key(1)).unwrap(), 1);
+    assert_eq!(reopened.action(&action), None);
+}
