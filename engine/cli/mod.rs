@@ -267,7 +267,12 @@ fn run(cli: Cli) -> Result<i32> {
             }
             eprint!(
                 "{}",
-                ops::population::render(&ops::population::count(&m, &plan, &store)?)
+                ops::population::render(&ops::population::count(
+                    &m,
+                    &plan,
+                    &store,
+                    &summary.found
+                )?)
             );
             if let Some(error) = &summary.storage {
                 eprintln!(
@@ -310,7 +315,12 @@ fn run(cli: Cli) -> Result<i32> {
             print!("{}", report.render());
             print!(
                 "{}",
-                ops::population::render(&ops::population::count(&m, &plan, store.as_ref())?)
+                ops::population::render(&ops::population::count(
+                    &m,
+                    &plan,
+                    store.as_ref(),
+                    &report.summaries
+                )?)
             );
             let failures: Vec<_> = report
                 .tasks

@@ -11,6 +11,7 @@
 
 use crate::plan::{Key, Plan, TaskNode};
 use crate::store::{Health, Store};
+use crate::table::Summary;
 use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -62,11 +63,48 @@ pub enum Freshness {
     Run(Reason),
 }
 
+/// The summaries (`Output::summary`) of the entries a check found present, by key; only
+/// non-empty ones.
+pub type Summaries = HashMap<Key, Summary>;
+
 /// Freshness of every node, in plan order. The quick check goes to the store in one batch
 /// (`Store::check_all`); the full one checks entries on rayon's pool, independently.
 pub fn freshness(plan: &Plan, store: &dyn Store, depth: Depth) -> Vec<(NodeIndex, Freshness)> {
+    assess(plan, store, depth, false).0
+}
+
+/// `freshness`, with the summaries of the cached entries as the quick check found them
+/// (`Store::survey`; none with `Depth::Full`), so that what reads them after needs no second
+/// check.
+pub fn survey(
+    plan: &Plan,
+    store: &dyn Store,
+    depth: Depth,
+) -> (Vec<(NodeIndex, Freshness)>, Summaries) {
+    assess(plan, store, depth, true)
+}
+
+fn assess(
+    plan: &Plan,
+    store: &dyn Store,
+    depth: Depth,
+    summaries: bool,
+) -> (Vec<(NodeIndex, Freshness)>, Summaries) {
     let nodes: Vec<(NodeIndex, &TaskNode)> = plan.nodes().collect();
+    let mut found = Summaries::new();
     let health: Vec<Health> = match depth {
+        Depth::Quick if summaries => {
+            let keys: Vec<Key> = nodes.iter().map(|(_, node)| node.key).collect();
+            let surveyed = store.survey(&keys);
+            let mut health = Vec::with_capacity(keys.len());
+            for (key, (h, summary)) in keys.into_iter().zip(surveyed) {
+                if h == Health::Present && !summary.is_empty() {
+                    found.insert(key, summary);
+                }
+                health.push(h);
+            }
+            health
+        }
         Depth::Quick => {
             let keys: Vec<Key> = nodes.iter().map(|(_, node)| node.key).collect();
             store.check_all(&keys)
@@ -86,7 +124,7 @@ pub fn freshness(plan: &Plan, store: &dyn Store, depth: Depth) -> Vec<(NodeIndex
         .map(|((n, node), health)| (n, of(plan, n, node, store, health)))
         .collect();
     restorable(plan, store, &mut fresh);
-    fresh
+    (fresh, found)
 }
 
 /// Turns every task that would run for want of its entry into `Restore` where its action has

@@ -6,5 +6,5 @@ pub mod fresh;
 pub mod memory;
 mod schedule;
 
-pub use fresh::{freshness, Depth, Freshness, Reason};
+pub use fresh::{freshness, survey, Depth, Freshness, Reason, Summaries};
 pub use schedule::{run, run_task, Event, Observer, Options, Outcome, Summary};

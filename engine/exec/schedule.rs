@@ -18,7 +18,7 @@
 //!   at fault: nothing is recorded against it, nothing new starts, and the run ends with the
 //!   store's error; every entry finished before stays valid.
 
-use super::fresh::{dep_keys, freshness, Depth, Freshness, Reason};
+use super::fresh::{dep_keys, survey, Depth, Freshness, Reason, Summaries};
 use crate::plan::{Key, Plan, TaskNode};
 use crate::store::{Health, Lookup, SlotRecord, Store, StoreError};
 use crate::table::Output;
@@ -91,6 +91,9 @@ pub struct Summary {
     /// The store error that stopped the run (a full disk, say); no task was blamed for it.
     pub storage: Option<String>,
     pub seconds: f64,
+    /// The summaries of the entries found cached at the start (`fresh::survey`), for what
+    /// reads them after the run (the population count).
+    pub found: Summaries,
 }
 
 impl Summary {
@@ -149,7 +152,9 @@ pub fn run(
     let started = Instant::now();
     let mut summary = Summary::default();
     let mut state = vec![State::Available; plan.len()];
-    for (n, f) in freshness(plan, store, opts.depth) {
+    let (fresh, found) = survey(plan, store, opts.depth);
+    summary.found = found;
+    for (n, f) in fresh {
         match f {
             Freshness::Cached => {}
             Freshness::Restore(_) => state[n.index()] = State::Pending,

@@ -1,7 +1,7 @@
 //! `plan` and `status`: what `apply` would do and why, per kind, without doing it.
 
 use super::changes::{changes, Change};
-use crate::exec::{freshness, Depth, Freshness, Reason};
+use crate::exec::{survey, Depth, Freshness, Reason, Summaries};
 use crate::plan::Plan;
 use crate::store::Store;
 use petgraph::graph::NodeIndex;
@@ -46,6 +46,9 @@ pub struct PlanReport {
     pub kinds: BTreeMap<&'static str, KindCounts>,
     /// What changed since the last run, and what reruns because of it.
     pub changes: Vec<Change>,
+    /// The summaries of the cached entries, as the check found them (for `status`).
+    #[serde(skip)]
+    pub summaries: Summaries,
 }
 
 impl PlanReport {
@@ -111,7 +114,7 @@ pub fn plan_report(plan: &Plan, store: &dyn Store) -> PlanReport {
     let mut kinds: BTreeMap<&'static str, KindCounts> = BTreeMap::new();
     let mut tasks = Vec::with_capacity(plan.len());
     let mut stale = HashMap::new();
-    let fresh = freshness(plan, store, Depth::Quick);
+    let (fresh, summaries) = survey(plan, store, Depth::Quick);
     let cached: HashSet<NodeIndex> = fresh
         .iter()
         .filter(|(_, f)| *f == Freshness::Cached)
@@ -171,5 +174,6 @@ pub fn plan_report(plan: &Plan, store: &dyn Store) -> PlanReport {
         tasks,
         kinds,
         changes,
+        summaries,
     }
 }

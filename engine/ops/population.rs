@@ -2,13 +2,16 @@
 //! diverged. `apply` prints it after a run and `status` with the task counts, so a user sees
 //! what the analyses of trained networks will leave out before reading any table.
 //!
-//! Each train entry's outcome comes from the summary the store keeps beside it (no table read);
-//! an entry written before summaries existed has its `network` table read instead.
+//! Each train entry's outcome comes from the summary the store keeps beside it (no table read),
+//! as the caller's own check found it or else from the store; an entry written before
+//! summaries existed has its `network` table read instead.
 
+use crate::exec::Summaries;
 use crate::manifest::Manifest;
 use crate::plan::{Key, Plan, TaskNode};
 use crate::rnn::Arch;
 use crate::store::{Health, Lookup, Store, StoreError};
+use crate::table::Summary;
 use crate::task::{NetworkRow, Outcome};
 use rayon::prelude::*;
 use std::fmt::Write;
@@ -25,18 +28,31 @@ pub struct Count {
 }
 
 /// The outcome of every train task whose entry is in the cache, in plan order: from the
-/// entry's summary, or else (on rayon's pool) from its `network` table.
+/// entry's summary (in `known`, else surveyed), or else (on rayon's pool) from its `network`
+/// table.
 fn outcomes<'a>(
     plan: &'a Plan,
     store: &dyn Store,
+    known: &Summaries,
 ) -> Result<Vec<(&'a TaskNode, Outcome)>, StoreError> {
     let train: Vec<&TaskNode> = plan
         .nodes()
         .map(|(_, n)| n)
         .filter(|n| n.kind == "train")
         .collect();
-    let keys: Vec<Key> = train.iter().map(|n| n.key).collect();
-    let found = store.survey(&keys);
+    let unknown: Vec<Key> = train
+        .iter()
+        .map(|n| n.key)
+        .filter(|k| !known.contains_key(k))
+        .collect();
+    let mut surveyed = unknown.iter().zip(store.survey(&unknown));
+    let found: Vec<(Health, Summary)> = train
+        .iter()
+        .map(|n| match known.get(&n.key) {
+            Some(summary) => (Health::Present, summary.clone()),
+            None => surveyed.next().map(|(_, f)| f).expect("surveyed in order"),
+        })
+        .collect();
     let outcomes: Vec<Option<(&TaskNode, Outcome)>> = train
         .into_par_iter()
         .zip(found)
@@ -57,14 +73,16 @@ fn outcomes<'a>(
 }
 
 /// The counts of every study and architecture with a trained network in the cache, in the
-/// manifest's study order and the architectures' order.
+/// manifest's study order and the architectures' order. `known`: the summaries a check of
+/// this plan just found (`exec::survey`), so those entries are not checked again.
 pub fn count(
     manifest: &Manifest,
     plan: &Plan,
     store: &dyn Store,
+    known: &Summaries,
 ) -> Result<Vec<Count>, StoreError> {
     let mut out: Vec<Count> = Vec::new();
-    for (node, outcome) in outcomes(plan, store)? {
+    for (node, outcome) in outcomes(plan, store, known)? {
         if !outcome.trained {
             continue;
         }
@@ -186,7 +204,7 @@ iterations = 5
             };
             store.put(&node.key, &output).unwrap();
         }
-        let counts = count(&manifest, &plan, &store).unwrap();
+        let counts = count(&manifest, &plan, &store, &Summaries::new()).unwrap();
         let got: Vec<_> = counts
             .iter()
             .map(|c| (c.arch, c.trained, c.solved, c.unsolved, c.diverged))
@@ -195,5 +213,12 @@ iterations = 5
             got,
             vec![(Arch::Vanilla, 3, 1, 1, 1), (Arch::Gru, 2, 1, 0, 1)]
         );
+        let (_, found) = crate::exec::survey(&plan, &store, crate::exec::Depth::Quick);
+        assert_eq!(
+            found.len(),
+            6,
+            "the summaries of the vanilla networks, trained and not"
+        );
+        assert_eq!(count(&manifest, &plan, &store, &found).unwrap(), counts);
     }
 }

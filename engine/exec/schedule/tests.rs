@@ -3,6 +3,7 @@
 //! order, and what the store holds after.
 
 use super::*;
+use crate::exec::freshness;
 use crate::plan::PlanBuilder;
 use crate::store::MemoryStore;
 use crate::table::{Column, Table};
