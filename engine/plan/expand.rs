@@ -219,7 +219,10 @@ fn expand_study(b: &mut PlanBuilder, s: &Study) -> Result<(), PlanError> {
             Analysis::Dsa(p) => {
                 distances.push(b.add(name, "dsa", "all".into(), population(val(p), s), &probes)?)
             }
-            _ => {}
+            Analysis::FixedPoints(_)
+            | Analysis::Topology(_)
+            | Analysis::Mds(_)
+            | Analysis::Clustering(_) => {}
         }
     }
     let mut fixed_point_nodes: Vec<NodeIndex> = Vec::new();
@@ -272,7 +275,12 @@ fn expand_study(b: &mut PlanBuilder, s: &Study) -> Result<(), PlanError> {
                 Analysis::Clustering(p) => {
                     summaries.push(b.add(name, "clustering", tag, val(p), &[d])?);
                 }
-                _ => {}
+                Analysis::Svcca(_)
+                | Analysis::Cka { .. }
+                | Analysis::Shape { .. }
+                | Analysis::Dsa(_)
+                | Analysis::FixedPoints(_)
+                | Analysis::Topology(_) => {}
             }
         }
     }

@@ -10,15 +10,31 @@ use crate::table::{Column, Output, Table};
 use ndarray::{Array2, ArrayView2};
 
 pub fn register(r: &mut Registry) {
-    r.register(Box::new(Distance { metric: "svcca" }));
-    r.register(Box::new(Distance { metric: "cka" }));
-    r.register(Box::new(Distance { metric: "shape" }));
+    for metric in [Metric::Svcca, Metric::Cka, Metric::Shape] {
+        r.register(Box::new(Distance { metric }));
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Metric {
+    Svcca,
+    Cka,
+    Shape,
+}
+
+impl Metric {
+    fn name(self) -> &'static str {
+        match self {
+            Metric::Svcca => "svcca",
+            Metric::Cka => "cka",
+            Metric::Shape => "shape",
+        }
+    }
 }
 
 struct Distance {
-    metric: &'static str,
+    metric: Metric,
 }
-
 
 /// `tol`: proven bound on each CKA / shape distance of the truncated population matrices
 /// (`analysis::factor`); without it, the analysis' default (1e-8).
@@ -29,7 +45,7 @@ struct TolParams {
 
 impl TaskKind for Distance {
     fn name(&self) -> &'static str {
-        self.metric
+        self.metric.name()
     }
     /// cka and shape 2: population matrices from truncated per-network reductions, each
     /// distance within a proven `tol` (default 1e-8) of the exact value (`analysis::factor`).
@@ -47,30 +63,30 @@ impl TaskKind for Distance {
     ) -> Result<Output, TaskError> {
         let keep_unsolved = params::<Population>(p)?.keep_unsolved;
         let (members, excluded, xs) = probe_matrices(inputs, keep_unsolved)?;
+        let name = self.metric.name();
         if members.len() < 2 {
-            return Ok(too_few(self.metric, members, excluded));
+            return Ok(too_few(name, members, excluded));
         }
         let views: Vec<ArrayView2<f32>> = xs.iter().map(|x| x.view()).collect();
         let d = match self.metric {
-            "svcca" => svcca::svcca_matrix_keep(&views, svcca_keep(&own::<SvccaParams>(p)?))
+            Metric::Svcca => svcca::svcca_matrix_keep(&views, svcca_keep(&own::<SvccaParams>(p)?))
                 .map(|(d, _)| d),
-            "cka" => {
+            Metric::Cka => {
                 let tol = params::<TolParams>(p)?.tol.unwrap_or(cka::DEFAULT_TOL);
                 cka::cka_matrix_bounded(&views, tol).map(|b| b.distance)
             }
-            _ => {
+            Metric::Shape => {
                 let tol = params::<TolParams>(p)?.tol.unwrap_or(shape::DEFAULT_TOL);
                 shape::shape_matrix_bounded(&views, tol).map(|b| b.distance)
             }
         }
-        .map_err(|e| TaskError::Failed(format!("{}: {e}", self.metric)))?;
+        .map_err(|e| TaskError::Failed(format!("{name}: {e}")))?;
         if let Some(v) = d.iter().find(|v| !v.is_finite()) {
             return Err(TaskError::Failed(format!(
-                "{} produced a non-finite distance ({v})",
-                self.metric
+                "{name} produced a non-finite distance ({v})"
             )));
         }
-        Ok(distance_output(self.metric, &members, &excluded, &d))
+        Ok(distance_output(name, &members, &excluded, &d))
     }
 }
 
