@@ -103,7 +103,8 @@ fn unsolved_networks_are_left_out_by_default_and_kept_on_request() {
         let store = ParquetStore::open(dir.path()).unwrap();
         let m = manifest(text);
         let plan = census::ops::plan_of(&m, &census::task::Registry::standard()).unwrap();
-        let counts = census::ops::population::count(&m, &plan, &store).unwrap();
+        let counts =
+            census::ops::population::count(&m, &plan, &store, &Default::default()).unwrap();
         let tables = census::ops::export::collect(&m, &plan, &store, false)
             .unwrap()
             .tables;

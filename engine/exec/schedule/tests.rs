@@ -39,11 +39,11 @@ impl TaskKind for Source {
         if p["panic"] == true {
             panic!("asked to panic");
         }
-        while p["wait"] == true {
-            if ctx.cancel.load(Ordering::SeqCst) {
-                return Err(TaskError::Cancelled);
+        if p["wait"] == true {
+            while !ctx.cancel.load(Ordering::SeqCst) {
+                std::thread::yield_now();
             }
-            std::thread::yield_now();
+            return Err(TaskError::Cancelled);
         }
         Ok(value(p["value"].as_f64().unwrap_or(0.0)))
     }
