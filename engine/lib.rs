@@ -6,11 +6,14 @@
 //! a `store`. `ops` holds the commands as functions, `report` draws the paper's figures from exported
 //! tables, and `cli` is the command line.
 //!
-//! Dependencies point down: cli → ops → exec/store → plan/manifest/task → rnn/analysis.
+//! Dependencies point down: cli → ops → exec → store/plan/manifest/task → rnn/analysis, with
+//! `key` (the content-hash recipe) and `table` at the bottom, so the store and the task kinds
+//! never reach up into the planner.
 
 pub mod analysis;
 pub mod cli;
 pub mod exec;
+pub mod key;
 pub mod manifest;
 pub mod ops;
 pub mod plan;

@@ -15,7 +15,7 @@
 //! rayon's pool; tasks are inserted in the order above, so the plan does not depend on it.
 
 use super::graph::{Keyed, Plan, PlanBuilder, PlanError};
-use super::key::Key;
+use crate::key::Key;
 use crate::manifest::{Analysis, Config, Manifest, Study};
 use crate::task::train::{NetSpec, ProbeParams, Schedule, SearchTrialParams, TrainParams};
 use petgraph::graph::NodeIndex;

@@ -7,7 +7,7 @@
 //! remembers every study it belongs to, so each study keeps its rows), and `build`
 //! checks the graph is acyclic and fixes a topological order. The executor only sees a `Plan`.
 
-use super::key::{canonical_json, params_hash, Key};
+use crate::key::{canonical_json, params_hash, Key};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use rayon::prelude::*;

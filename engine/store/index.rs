@@ -26,7 +26,7 @@ use std::time::UNIX_EPOCH;
 
 use super::durable::write_atomic;
 use super::StoreError;
-use crate::plan::Key;
+use crate::key::Key;
 use crate::table::Summary;
 
 pub(super) const INDEX_FILE: &str = "_index.bin";

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::{Health, KeyLock, Lookup, SlotRecord, Store, StoreError};
-use crate::plan::Key;
+use crate::key::Key;
 use crate::table::{Column, Output, Summary};
 
 #[derive(Default)]

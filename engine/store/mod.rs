@@ -28,7 +28,7 @@ pub use durable::{sync_dir, unique, LockGuard};
 pub use memory::MemoryStore;
 pub use parquet::ParquetStore;
 
-use crate::plan::Key;
+use crate::key::Key;
 use crate::table::{Output, Summary};
 
 /// What a lookup found.

@@ -66,7 +66,7 @@ use super::durable::{
 };
 use super::index::{self, Objects, Record, Records, Stamp, INDEX_FILE};
 use super::{EntryInfo, Health, KeyLock, Lookup, SlotRecord, Store, StoreError};
-use crate::plan::Key;
+use crate::key::Key;
 use crate::table::{Output, Summary, Table};
 
 /// Version of `_entry.json` and of the entry folder layout.

@@ -6,7 +6,7 @@
 //! environment, so its output is a function of its key. Bump `version` when the numbers a kind
 //! produces change; that reruns it and everything downstream.
 
-use crate::plan::Key;
+use crate::key::Key;
 use crate::table::{Output, TableError};
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;

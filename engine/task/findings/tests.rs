@@ -65,7 +65,7 @@ fn run(task: &TaskSpec, keep_unsolved: bool, inputs: &[Output]) -> Table {
 fn run_with(task: &TaskSpec, keep_unsolved: bool, conditions: usize, inputs: &[Output]) -> Table {
     let cancel = AtomicBool::new(false);
     let ctx = Context {
-        key: crate::plan::Key::compute("findings", 1, &serde_json::json!({}), &[]),
+        key: crate::key::Key::compute("findings", 1, &serde_json::json!({}), &[]),
         cancel: &cancel,
     };
     let p = serde_json::json!({
