@@ -75,9 +75,35 @@ fn secs(t: Instant) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
-/// FLOP/s of 12 independent 8-lane `f32` FMA chains (2 FLOPs a lane), on every thread at once.
+/// CPU seconds used by this process so far (user + system, all threads), from `/proc/self/stat`
+/// (clock ticks of 1/100 s); NaN where unavailable. Rates per CPU second stay meaningful when
+/// other processes share the cores.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let tick = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+    match (tick(11), tick(12)) {
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => f64::NAN,
+    }
+}
+
+/// `(wall seconds, CPU seconds, result)` of `f`.
+fn timed<R>(f: impl FnOnce() -> R) -> (f64, f64, R) {
+    let (t, c) = (Instant::now(), cpu_seconds());
+    let r = f();
+    (secs(t), cpu_seconds() - c, r)
+}
+
+/// FLOP/s of 12 independent 8-lane `f32` FMA chains (2 FLOPs a lane), on every thread at once:
+/// per wall second (all threads) and per CPU second (one core's peak).
 #[cfg(target_arch = "x86_64")]
-fn fma_peak() -> f64 {
+fn fma_peak() -> (f64, f64) {
     #[target_feature(enable = "avx2,fma")]
     unsafe fn chains(iters: usize) -> f32 {
         use std::arch::x86_64::*;
@@ -97,35 +123,40 @@ fn fma_peak() -> f64 {
         out.iter().sum()
     }
     let iters = 50_000_000;
-    let t = Instant::now();
     let threads = rayon::current_num_threads();
     // SAFETY: only called when the CPU has AVX2 and FMA.
-    let sink: f32 = (0..threads)
-        .into_par_iter()
-        .map(|_| unsafe { chains(iters) })
-        .sum();
+    let (wall, cpu, sink) = timed(|| {
+        (0..threads)
+            .into_par_iter()
+            .map(|_| unsafe { chains(iters) })
+            .sum::<f32>()
+    });
     std::hint::black_box(sink);
-    (threads * iters * 12 * 8 * 2) as f64 / secs(t)
+    let flops = (threads * iters * 12 * 8 * 2) as f64;
+    (flops / wall, flops / cpu)
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn fma_peak() -> f64 {
-    f64::NAN
+fn fma_peak() -> (f64, f64) {
+    (f64::NAN, f64::NAN)
 }
 
-/// FLOP/s of `rnn::gemm` on an `n × n × n` `f32` product per thread, on every thread at once.
-fn gemm_peak(n: usize) -> f64 {
+/// FLOP/s of `rnn::gemm` on an `n × n × n` `f32` product per thread, on every thread at once:
+/// per wall second and per CPU second.
+fn gemm_peak(n: usize) -> (f64, f64) {
     let threads = rayon::current_num_threads();
     let a = Array2::<f32>::from_shape_fn((n, n), |(i, j)| ((i * 7 + j * 3) % 11) as f32 * 0.1);
     let mut b = Packed::new();
     b.pack(a.t());
-    let t = Instant::now();
-    (0..threads).into_par_iter().for_each(|_| {
-        let mut c = Array2::<f32>::zeros((n, n));
-        gemm(a.view(), &b, false, c.view_mut());
-        std::hint::black_box(&c);
+    let (wall, cpu, _) = timed(|| {
+        (0..threads).into_par_iter().for_each(|_| {
+            let mut c = Array2::<f32>::zeros((n, n));
+            gemm(a.view(), &b, false, c.view_mut());
+            std::hint::black_box(&c);
+        })
     });
-    (threads * 2 * n * n * n) as f64 / secs(t)
+    let flops = (threads * 2 * n * n * n) as f64;
+    (flops / wall, flops / cpu)
 }
 
 /// `(mean, max)` of `|a − b|` over the off-diagonal entries.
@@ -295,37 +326,40 @@ fn exact_section(xs: &[ArrayView2<f32>], ref_cka: f64, ref_shape: f64, ps: usize
     let p = xs.len();
     let cols: Vec<usize> = xs.iter().map(|x| x.ncols()).collect();
     let flops = cross::pair_flops(xs[0].nrows(), &cols);
-    let t = Instant::now();
-    let c = cka::cka_matrix_exact(xs).unwrap();
-    let cka_t = secs(t);
+    let (cka_t, cka_cpu, c) = timed(|| cka::cka_matrix_exact(xs).unwrap());
     let ps = ps.min(p);
-    let t = Instant::now();
-    let (c2, sh) = shape::cka_shape_exact(&xs[..ps]).unwrap();
-    let shape_t = secs(t);
+    let (shape_t, shape_cpu, (c2, sh)) = timed(|| shape::cka_shape_exact(&xs[..ps]).unwrap());
     let sflops = cross::pair_flops(xs[0].nrows(), &cols[..ps]);
     let pairs = |n: usize| (n * (n - 1) / 2) as f64;
     println!(
-        "f32 FMA peak {:.1} GFLOP/s ({} threads; {:.1} per thread), rnn::gemm 1536² {:.1} GFLOP/s ({:.0} % of peak)",
-        peak / 1e9,
-        threads,
-        peak / 1e9 / threads as f64,
-        practical / 1e9,
-        100.0 * practical / peak
+        "f32 FMA peak {:.1} GFLOP/s on {threads} threads, {:.1} per CPU second; rnn::gemm 1536² {:.1} GFLOP/s, {:.1} per CPU second ({:.0} % of peak)",
+        peak.0 / 1e9,
+        peak.1 / 1e9,
+        practical.0 / 1e9,
+        practical.1 / 1e9,
+        100.0 * practical.1 / peak.1
     );
-    for (name, n, secs_, fl, r) in [
-        ("cka (exact, f32)", p, cka_t, flops, ref_cka),
-        ("cka+shape (exact, f32)", ps, shape_t, sflops, ref_shape),
+    for (name, n, wall, cpu, fl, r) in [
+        ("cka (exact, f32)", p, cka_t, cka_cpu, flops, ref_cka),
+        (
+            "cka+shape (exact, f32)",
+            ps,
+            shape_t,
+            shape_cpu,
+            sflops,
+            ref_shape,
+        ),
     ] {
-        let rate = fl / secs_;
         println!(
-            "{name:<24} {n:>5} networks: {secs_:.2} s, {:.1} GFLOP/s = {:.0} % of the FMA peak, {:.0} % of rnn::gemm; \
-             {:.1} µs/pair, {:.0}× the per-pair reference; 2,880 nets ≈ {:.0} s",
-            rate / 1e9,
-            100.0 * rate / peak,
-            100.0 * rate / practical,
-            secs_ / pairs(n) * 1e6,
-            r * pairs(n) / threads as f64 / secs_,
-            secs_ * (2880.0 / n as f64).powi(2)
+            "{name:<24} {n:>5} networks: {wall:.2} s ({cpu:.1} CPU s), {:.1} GFLOP/s = {:.0} % of the FMA peak by wall time, \
+             {:.0} % per CPU second ({:.0} % of rnn::gemm's); {:.1} µs/pair, {:.0}× the per-pair reference; 2,880 nets ≈ {:.0} s",
+            fl / wall / 1e9,
+            100.0 * fl / wall / peak.0,
+            100.0 * fl / cpu / peak.1,
+            100.0 * fl / cpu / practical.1,
+            wall / pairs(n) * 1e6,
+            r * pairs(n) / threads as f64 / wall,
+            wall * (2880.0 / n as f64).powi(2)
         );
     }
     let mut worst = (0.0f64, 0.0f64);
@@ -383,22 +417,21 @@ fn slow_section(xs: &[ArrayView2<f32>], tol: f64) {
 
 /// The sketched estimator's error against exact and its time against exact.
 fn sketch_section(name: &str, xs: &[ArrayView2<f32>]) {
-    let t = Instant::now();
-    let (c, s) = shape::cka_shape_exact(xs).unwrap();
-    let exact_t = secs(t);
+    let (exact_t, _, c) = timed(|| cka::cka_matrix_exact(xs).unwrap());
+    let s = shape::shape_matrix_exact(xs).unwrap();
     let ms: Vec<usize> = std::env::var("GEOMETRY_SKETCH")
         .unwrap_or_else(|_| "256,1024,4096".into())
         .split(',')
         .filter_map(|v| v.trim().parse().ok())
         .collect();
     for m in ms {
-        let t = Instant::now();
+        let (tm, _, _) =
+            timed(|| sketch::cka_matrix_sketched(xs, m, sketch::DEFAULT_SEED).unwrap());
         let (ck, sh) = sketch::cka_shape_sketched(xs, m, sketch::DEFAULT_SEED).unwrap();
-        let tm = secs(t);
         let (ce, se) = (gap(&ck, &c.distance), gap(&sh, &s.distance));
         println!(
             "sketch m = {m:>5} ({name}, {} networks): cka error mean {:.1e} max {:.1e}; shape error mean {:.1e} max {:.1e} rad; \
-             {tm:.2} s against exact {exact_t:.2} s ({:.1}×)",
+             cka {tm:.2} s against exact {exact_t:.2} s ({:.1}×)",
             xs.len(),
             ce.0,
             ce.1,
