@@ -9,9 +9,19 @@
 //!   one `k_a × k_b` block of a blocked product: `‖X̃_aᵀX̃_b‖_F²` to within the bound, while
 //!   `‖X̃ᵀX̃‖_F = ‖s²‖` is exact. Reported values are within `tol` of the exact CKA distance.
 //!
+//! - [`cka_matrix_exact`]: a population without truncation, from every pair's cross-product
+//!   in `f32` products with `f64` accumulation ([`cross`](crate::analysis::cross)), near the
+//!   FMA peak; each entry carries a proven bound from the products' worst-case rounding
+//!   ([`cross::DELTA`] ≈ 1.5e-5 relative, carried through the ratio: 3.2e-6 on the bench's
+//!   data), while the measured error there is 4e-12–3e-11 (README, Performance). Which to
+//!   use: the truncated path when `1e-8` is needed or the spectra decay fast (few kept directions), the
+//!   exact one otherwise (trained networks' spectra decay slowly); the estimator of
+//!   [`sketch`](crate::analysis::sketch) when even that is too slow.
+//!
 //! A network without variance (all states constant) has `XᵀX = 0`: its distance to every
 //! other network is 1, and 0 to itself on the matrix diagonal.
 
+use crate::analysis::cross::{self, Stats};
 use crate::analysis::factor::{self, Bounded, PairBlock, Reduced, Rule};
 use crate::analysis::linalg::{self, GeometryError};
 use ndarray::{Array2, ArrayView2};
@@ -89,6 +99,48 @@ pub fn cka_matrix_bounded(xs: &[ArrayView2<f32>], tol: f64) -> Result<Bounded, G
 /// [`DEFAULT_TOL`] of the exact values.
 pub fn cka_matrix(xs: &[ArrayView2<f32>]) -> Result<Array2<f64>, GeometryError> {
     Ok(cka_matrix_bounded(xs, DEFAULT_TOL)?.distance)
+}
+
+/// CKA distance of the pair `(a, b)` from the `f32` cross-products and its proven error: the
+/// products' worst-case rounding ([`cross::DELTA`] against `‖X̃_a‖_F ‖X̃_b‖_F`) carried through
+/// numerator and denominator.
+fn cka_exact_pair(st: &Stats, a: usize, b: usize) -> (f64, f64) {
+    if st.flat[a] || st.flat[b] {
+        return (1.0, 0.0);
+    }
+    let d = cross::DELTA;
+    let (ta, tb) = (st.trace[a] * (1.0 + 2.0 * d), st.trace[b] * (1.0 + 2.0 * d));
+    let e = d * (ta * tb).sqrt();
+    let f = st.pair(a, b).0.sqrt();
+    let (ga, gb) = (st.gram2(a).sqrt(), st.gram2(b).sqrt());
+    let cka = f * f / (ga * gb);
+    let den_lo = (ga - d * ta) * (gb - d * tb);
+    let distance = (1.0 - cka).clamp(0.0, 1.0);
+    if den_lo <= 0.0 {
+        return (distance, 1.0);
+    }
+    let hi = (f + e).powi(2) / den_lo;
+    let lo = (f - e).max(0.0).powi(2) / ((ga + d * ta) * (gb + d * tb));
+    let err = (hi - cka).max(cka - lo) * (1.0 + 1e-6) + 8.0 * f64::EPSILON;
+    (distance, err)
+}
+
+/// CKA distances from a population's cross-products ([`Stats`]), with the proven bound.
+pub fn cka_exact_from(st: &Stats) -> Bounded {
+    let (distance, max_error) = st.matrix(|a, b| cka_exact_pair(st, a, b));
+    Bounded {
+        distance,
+        max_error,
+        mean_k: st.mean_cols(),
+        exact_pairs: 0,
+    }
+}
+
+/// CKA distance matrix of a population without truncation, through `f32` cross-products with
+/// `f64` accumulation; every entry within the proven [`Bounded::max_error`].
+pub fn cka_matrix_exact(xs: &[ArrayView2<f32>]) -> Result<Bounded, GeometryError> {
+    let st = Stats::of(xs, true, false, cross::flat_flags(xs)?)?;
+    Ok(cka_exact_from(&st))
 }
 
 #[cfg(test)]
@@ -231,7 +283,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn truncated_matrix_does_not_depend_on_thread_count() {
+    fn matrices_do_not_depend_on_thread_count() {
         let xs: Vec<Array2<f32>> = (0..9)
             .map(|i| decaying_states(150, 10, 0.3, 200 + i as u64))
             .collect();
@@ -246,5 +298,40 @@ pub(crate) mod tests {
         let three = pool(3).install(|| cka_matrix_bounded(&views, 1e-6).unwrap());
         assert!(one.mean_k < 10.0);
         assert_eq!(one, three);
+        // The exact path, over mixed widths (several groups of networks).
+        let xs: Vec<Array2<f32>> = (0..9)
+            .map(|i| decaying_states(300, 40 + 30 * (i % 4), 0.9, 950 + i as u64))
+            .collect();
+        let views: Vec<_> = xs.iter().map(|x| x.view()).collect();
+        let one = pool(1).install(|| cka_matrix_exact(&views).unwrap());
+        let two = pool(2).install(|| cka_matrix_exact(&views).unwrap());
+        assert_eq!(one, two);
+    }
+
+    #[test]
+    fn exact_population_is_within_its_proven_bound_of_the_reference() {
+        // Mixed widths (groups of several networks and lone wide ones), 600 samples (3 chunks),
+        // one constant network.
+        let mut xs: Vec<Array2<f32>> = (0..7)
+            .map(|i| random_states(600, 5 + 60 * (i % 3), 4, 900 + i as u64))
+            .collect();
+        xs.push(Array2::from_elem((600, 3), 0.7));
+        let views: Vec<_> = xs.iter().map(|x| x.view()).collect();
+        let got = cka_matrix_exact(&views).unwrap();
+        assert!(got.max_error < 1e-2, "{}", got.max_error);
+        let mut worst = 0.0f64;
+        for a in 0..8 {
+            assert_eq!(got.distance[(a, a)], 0.0);
+            for b in a + 1..8 {
+                assert_eq!(got.distance[(a, b)], got.distance[(b, a)]);
+                let want = cka_distance(views[a], views[b]).unwrap();
+                let err = (got.distance[(a, b)] - want).abs();
+                assert!(err <= got.max_error, "({a},{b}): {err:e}");
+                worst = worst.max(err);
+            }
+        }
+        assert_eq!(got.distance[(0, 7)], 1.0);
+        // The measured error is far inside the worst case.
+        assert!(worst < 1e-5, "{worst:e}");
     }
 }

@@ -42,6 +42,8 @@ pub enum GeometryError {
     BadVariance(f64),
     #[error("tolerance {0} must be a finite number ≥ 0 (0 computes every distance exactly)")]
     BadTolerance(f64),
+    #[error("sketch size {0}: a sketch needs at least 1 sample")]
+    BadSketch(usize),
 }
 
 /// Checks a population of state matrices (samples × units) and returns the common sample

@@ -10,11 +10,17 @@
 //!   nuclear norm's error is first order in the dropped singular values); a pair whose proven
 //!   angle bound still exceeds `tol` is recomputed exactly with [`shape_distance`].
 //!
+//! - [`shape_matrix_exact`], [`cka_shape_exact`]: without truncation, from the `f32`
+//!   cross-products of [`cross`](crate::analysis::cross) and one SVD per pair (its nuclear
+//!   norm); the proven bound carries the products' rounding (`‖ΔC‖_* ≤ √r ‖ΔC‖_F`, `r` the
+//!   smaller width) through the cosine and `arccos`.
+//!
 //! Resolution: `arccos` near 1 turns the rounding of the cosine (~1e-16) into ~1e-8 of
 //! distance, so identical representations give ~1e-8, not 0, in [`shape_distance`]; the matrix
 //! diagonal is exactly 0. A network without variance is at `π/2` from every other network.
 
 use crate::analysis::cka;
+use crate::analysis::cross::{self, Stats};
 use crate::analysis::factor::{self, Bounded, PairBlock, Reduced, Rule};
 use crate::analysis::linalg::{self, GeometryError};
 use ndarray::{Array2, ArrayView2};
@@ -129,6 +135,49 @@ pub fn cka_shape_matrices(
     Ok((c.distance, s.distance))
 }
 
+/// Shape distance of the pair `(a, b)` from its nuclear norm and traces, `(distance, proven
+/// error)`: the products' rounding ([`cross::DELTA`]) and the SVD's (`4 r ε` relative).
+fn shape_exact_pair(st: &Stats, a: usize, b: usize) -> (f64, f64) {
+    if st.flat[a] || st.flat[b] {
+        return (FRAC_PI_2, 0.0);
+    }
+    let d = cross::DELTA;
+    let (ta, tb) = (st.trace[a], st.trace[b]);
+    let r = st.cols[a].min(st.cols[b]).max(1) as f64;
+    let nuclear = st.pair(a, b).1;
+    let norm = (ta * tb).sqrt();
+    let e = r.sqrt() * d * norm * (1.0 + 4.0 * d) + 4.0 * r * f64::EPSILON * nuclear;
+    let got = angle(nuclear, ta, tb, false);
+    let acos = |c: f64| c.clamp(0.0, 1.0).acos();
+    let lo = acos((nuclear + e) / (norm * (1.0 - 2.0 * d)));
+    let hi = acos((nuclear - e) / (norm * (1.0 + 2.0 * d)));
+    (got, (hi - got).max(got - lo) + 8.0 * f64::EPSILON)
+}
+
+/// CKA and shape distances from a population's cross-products (nuclear norms included).
+pub fn cka_shape_exact_from(st: &Stats) -> (Bounded, Bounded) {
+    let (distance, max_error) = st.matrix(|a, b| shape_exact_pair(st, a, b));
+    let shape = Bounded {
+        distance,
+        max_error,
+        mean_k: st.mean_cols(),
+        exact_pairs: 0,
+    };
+    (cka::cka_exact_from(st), shape)
+}
+
+/// CKA and shape matrices without truncation from one pass of `f32` cross-products (`f64`
+/// accumulation), each entry within its proven [`Bounded::max_error`].
+pub fn cka_shape_exact(xs: &[ArrayView2<f32>]) -> Result<(Bounded, Bounded), GeometryError> {
+    let st = Stats::of(xs, true, true, cross::flat_flags(xs)?)?;
+    Ok(cka_shape_exact_from(&st))
+}
+
+/// Shape distance matrix without truncation ([`cka_shape_exact`]'s second part).
+pub fn shape_matrix_exact(xs: &[ArrayView2<f32>]) -> Result<Bounded, GeometryError> {
+    Ok(cka_shape_exact(xs)?.1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,5 +280,31 @@ mod tests {
             worst_seen > 1e-9,
             "loose tolerances really truncate: {worst_seen:e}"
         );
+    }
+
+    #[test]
+    fn exact_population_is_within_its_proven_bound_of_the_reference() {
+        let mut xs: Vec<Array2<f32>> = (0..6)
+            .map(|i| random_states(500, 7 + 50 * (i % 3), 4, 960 + i as u64))
+            .collect();
+        xs.push(Array2::from_elem((500, 2), -0.2));
+        let views: Vec<_> = xs.iter().map(|x| x.view()).collect();
+        let (c, s) = cka_shape_exact(&views).unwrap();
+        assert_eq!(c, cka::cka_matrix_exact(&views).unwrap());
+        assert_eq!(s, shape_matrix_exact(&views).unwrap());
+        assert!(s.max_error < 0.05, "{}", s.max_error);
+        let mut worst = 0.0f64;
+        for a in 0..7 {
+            assert_eq!(s.distance[(a, a)], 0.0);
+            for b in a + 1..7 {
+                assert_eq!(s.distance[(a, b)], s.distance[(b, a)]);
+                let want = shape_distance(views[a], views[b]).unwrap();
+                let err = (s.distance[(a, b)] - want).abs();
+                assert!(err <= s.max_error, "({a},{b}): {err:e}");
+                worst = worst.max(err);
+            }
+        }
+        assert_eq!(s.distance[(0, 6)], FRAC_PI_2);
+        assert!(worst < 1e-5, "{worst:e}");
     }
 }
