@@ -173,3 +173,40 @@ fn search_trials_select_and_seeds_are_separate_nodes() {
     assert_eq!(more.ran_of("search_trial") + more.ran_of("select"), 0);
     assert_eq!(more.ran_of("train"), 4);
 }
+
+/// The CKA distances of the study, from the cache.
+fn cka_distances(text: &str, cache: &std::path::Path) -> Vec<f64> {
+    use census::store::{Lookup, Store};
+    let plan = census::ops::plan_of(&manifest(text), &census::task::Registry::standard()).unwrap();
+    let store = ParquetStore::open(cache).unwrap();
+    let (_, node) = plan.nodes().find(|(_, n)| n.kind == "cka").unwrap();
+    let Lookup::Present(out) = store.get(&node.key).unwrap() else {
+        panic!("cka not cached")
+    };
+    out.table("similarity")
+        .unwrap()
+        .f64s("distance")
+        .unwrap()
+        .to_vec()
+}
+
+#[test]
+fn a_sketched_cka_is_its_own_task_and_estimates_the_exact_one() {
+    let dir = tempfile::tempdir().unwrap();
+    apply(TINY, dir.path());
+    let sketched = TINY.replace("kind = \"cka\"", "kind = \"cka\"\nsketch = 4096");
+    let s = apply(&sketched, dir.path());
+    assert_eq!(s.ran_of("cka"), 1);
+    assert_eq!(s.ran_of("train") + s.ran_of("probe"), 0);
+    let (exact, estimate) = (
+        cka_distances(TINY, dir.path()),
+        cka_distances(&sketched, dir.path()),
+    );
+    assert_eq!(exact.len(), estimate.len());
+    let worst = exact
+        .iter()
+        .zip(&estimate)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(worst > 0.0 && worst < 0.05, "largest difference {worst}");
+}

@@ -158,6 +158,12 @@ const CASES: &[(&str, usize, &str, &str)] = &[
         "unknown field `studdy`",
     ),
     (
+        "sketch_too_small",
+        25,
+        "study[0].analysis[1].sketch",
+        "must be in [2, 1048576], got 1",
+    ),
+    (
         "variance_above_one",
         21,
         "study[0].analysis[0].variance",

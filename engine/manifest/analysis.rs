@@ -12,15 +12,20 @@ pub enum Analysis {
     /// SVCCA distance (SPEC §4; how many directions are kept: [`SvccaParams`]).
     Svcca(SvccaParams),
     /// Linear CKA distance; `tol` bounds each distance's error from truncating every network's
-    /// spectrum (0: no truncation).
+    /// spectrum (0: no truncation). `sketch = m`: instead, the estimate from `m` shared Gaussian
+    /// combinations of the samples (`analysis::sketch`; `tol` then does not apply).
     Cka {
         #[serde(default = "d_geometry_tol")]
         tol: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sketch: Option<usize>,
     },
-    /// Angular Procrustes shape metric; `tol` as for CKA.
+    /// Angular Procrustes shape metric; `tol` and `sketch` as for CKA.
     Shape {
         #[serde(default = "d_geometry_tol")]
         tol: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sketch: Option<usize>,
     },
     /// Dynamical Similarity Analysis (Ostrow et al. 2023): per network a delay-embedded linear
     /// operator of its probe trajectories, per pair the angle between operators up to an

@@ -388,8 +388,15 @@ impl Checker<'_> {
                             .into(),
                     ))
                 }
-                Analysis::Cka { tol } | Analysis::Shape { tol } if !(0.0..1.0).contains(tol) => {
+                Analysis::Cka { tol, .. } | Analysis::Shape { tol, .. }
+                    if !(0.0..1.0).contains(tol) =>
+                {
                     Some(("tol", format!("must be in [0, 1), got {tol}")))
+                }
+                Analysis::Cka { sketch: Some(m), .. } | Analysis::Shape { sketch: Some(m), .. }
+                    if !(2..=1 << 20).contains(m) =>
+                {
+                    Some(("sketch", format!("must be in [2, 1048576], got {m}")))
                 }
                 Analysis::Dsa(p) => p.check(),
                 Analysis::FixedPoints(p) if p.inits == 0 => {

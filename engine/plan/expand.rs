@@ -45,6 +45,15 @@ fn population(mut params: serde_json::Value, s: &Study) -> serde_json::Value {
     params
 }
 
+/// CKA's and the shape metric's parameters; `sketch` only when asked for, so the keys of
+/// exact analyses are those they had before it existed.
+fn geometry_params(tol: f64, sketch: Option<usize>) -> serde_json::Value {
+    match sketch {
+        Some(m) => json!({ "tol": tol, "sketch": m }),
+        None => json!({ "tol": tol }),
+    }
+}
+
 /// The algorithm versions of the kinds a configuration plans.
 struct Versions {
     search_trial: u32,
@@ -206,14 +215,18 @@ fn expand_study(b: &mut PlanBuilder, s: &Study) -> Result<(), PlanError> {
             Analysis::Svcca(p) => {
                 distances.push(b.add(name, "svcca", "all".into(), population(val(p), s), &probes)?)
             }
-            Analysis::Cka { tol } => {
-                distances.push(b.add(name, "cka", "all".into(), population(json!({ "tol": tol }), s), &probes)?)
-            }
-            Analysis::Shape { tol } => distances.push(b.add(
+            Analysis::Cka { tol, sketch } => distances.push(b.add(
+                name,
+                "cka",
+                "all".into(),
+                population(geometry_params(*tol, *sketch), s),
+                &probes,
+            )?),
+            Analysis::Shape { tol, sketch } => distances.push(b.add(
                 name,
                 "shape",
                 "all".into(),
-                population(json!({ "tol": tol }), s),
+                population(geometry_params(*tol, *sketch), s),
                 &probes,
             )?),
             Analysis::Dsa(p) => {

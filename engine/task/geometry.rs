@@ -4,7 +4,7 @@
 
 use super::network::NetworkRow;
 use super::{params, Context, Registry, TaskError, TaskKind};
-use crate::analysis::{cka, shape, svcca};
+use crate::analysis::{cka, shape, sketch, svcca};
 use crate::manifest::{SvccaKeep, SvccaParams};
 use crate::table::{Column, Output, Table};
 use ndarray::{Array2, ArrayView2};
@@ -37,10 +37,12 @@ struct Distance {
 }
 
 /// `tol`: proven bound on each CKA / shape distance of the truncated population matrices
-/// (`analysis::factor`); without it, the analysis' default (1e-8).
+/// (`analysis::factor`); without it, the analysis' default (1e-8). `sketch`: the estimate from
+/// that many shared Gaussian combinations of the samples instead (`analysis::sketch`).
 #[derive(serde::Deserialize)]
 struct TolParams {
     tol: Option<f64>,
+    sketch: Option<usize>,
 }
 
 impl TaskKind for Distance {
@@ -71,14 +73,24 @@ impl TaskKind for Distance {
         let d = match self.metric {
             Metric::Svcca => svcca::svcca_matrix_keep(&views, svcca_keep(&own::<SvccaParams>(p)?))
                 .map(|(d, _)| d),
-            Metric::Cka => {
-                let tol = params::<TolParams>(p)?.tol.unwrap_or(cka::DEFAULT_TOL);
-                cka::cka_matrix_bounded(&views, tol).map(|b| b.distance)
-            }
-            Metric::Shape => {
-                let tol = params::<TolParams>(p)?.tol.unwrap_or(shape::DEFAULT_TOL);
-                shape::shape_matrix_bounded(&views, tol).map(|b| b.distance)
-            }
+            Metric::Cka => match params::<TolParams>(p)? {
+                TolParams { sketch: Some(m), .. } => {
+                    sketch::cka_matrix_sketched(&views, m, sketch::DEFAULT_SEED)
+                }
+                TolParams { tol, sketch: None } => {
+                    cka::cka_matrix_bounded(&views, tol.unwrap_or(cka::DEFAULT_TOL))
+                        .map(|b| b.distance)
+                }
+            },
+            Metric::Shape => match params::<TolParams>(p)? {
+                TolParams { sketch: Some(m), .. } => {
+                    sketch::shape_matrix_sketched(&views, m, sketch::DEFAULT_SEED)
+                }
+                TolParams { tol, sketch: None } => {
+                    shape::shape_matrix_bounded(&views, tol.unwrap_or(shape::DEFAULT_TOL))
+                        .map(|b| b.distance)
+                }
+            },
         }
         .map_err(|e| TaskError::Failed(format!("{name}: {e}")))?;
         if let Some(v) = d.iter().find(|v| !v.is_finite()) {
