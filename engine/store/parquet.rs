@@ -332,6 +332,9 @@ impl ParquetStore {
 
     /// `check_all`, with the summaries when asked for (`survey`).
     fn batch_check(&self, keys: &[Key], summaries: bool) -> Vec<(Health, Summary)> {
+        if keys.is_empty() {
+            return Vec::new();
+        }
         let path = self.root.join(INDEX_FILE);
         let known = index::load(&path);
         let objects = Objects::open(&self.root.join("objects"));
