@@ -122,12 +122,15 @@ fn fma_peak() -> (f64, f64) {
         );
         out.iter().sum()
     }
+    if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+        return (f64::NAN, f64::NAN);
+    }
     let iters = 50_000_000;
     let threads = rayon::current_num_threads();
-    // SAFETY: only called when the CPU has AVX2 and FMA.
     let (wall, cpu, sink) = timed(|| {
         (0..threads)
             .into_par_iter()
+            // SAFETY: the CPU has AVX2 and FMA, checked above.
             .map(|_| unsafe { chains(iters) })
             .sum::<f32>()
     });
