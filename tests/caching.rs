@@ -60,6 +60,34 @@ fn editing_one_analysis_parameter_reruns_it_and_its_dependents() {
     );
 }
 
+/// The one change `plan` reports for `text` against the cache in `dir`.
+fn change_of(text: &str, dir: &std::path::Path) -> Vec<String> {
+    let store = ParquetStore::open(dir).unwrap();
+    let plan = census::ops::plan_of(&manifest(text), &census::task::Registry::standard()).unwrap();
+    let report = plan_report(&plan, &store);
+    report.changes.iter().map(|c| c.render()).collect()
+}
+
+#[test]
+fn after_a_reverted_edit_plan_compares_with_the_entry_used_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = |v: &str| TINY.replace("variance = 0.95", &format!("variance = {v}"));
+    apply(TINY, dir.path());
+    apply(&with("0.5"), dir.path());
+    let reverted = apply(TINY, dir.path());
+    assert!(reverted.ran.is_empty(), "reran {:?}", reverted.ran);
+    assert_eq!(
+        change_of(&with("0.3"), dir.path()),
+        ["tiny: svcca variance 0.95 → 0.3: 1 svcca, 1 mds, 1 clustering, 1 findings"]
+    );
+    // Using the edited entry again moves the comparison back to it.
+    apply(&with("0.5"), dir.path());
+    assert_eq!(
+        change_of(&with("0.3"), dir.path()),
+        ["tiny: svcca variance 0.5 → 0.3: 1 svcca, 1 mds, 1 clustering, 1 findings"]
+    );
+}
+
 #[test]
 fn an_edit_that_leaves_an_output_unchanged_reruns_only_that_task() {
     // With a fixed number of directions, SVCCA's `variance` changes its key but not its output:

@@ -7,4 +7,4 @@ pub mod memory;
 mod schedule;
 
 pub use fresh::{freshness, survey, Depth, Freshness, Reason, Summaries};
-pub use schedule::{run, run_task, Event, Observer, Options, Outcome, Summary};
+pub use schedule::{record_use, run, run_task, Event, Observer, Options, Outcome, Summary};

@@ -20,10 +20,11 @@
 
 use super::fresh::{dep_keys, survey, Depth, Freshness, Reason, Summaries};
 use crate::plan::{Key, Plan, TaskNode};
-use crate::store::{Health, Lookup, SlotRecord, Store, StoreError};
+use crate::store::{Health, Lookup, SlotId, SlotRecord, Store, StoreError};
 use crate::table::Output;
 use crate::task::{Context, Registry, TaskError};
 use petgraph::graph::NodeIndex;
+use rayon::prelude::*;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -182,6 +183,7 @@ pub fn run(
             .collect(),
     });
     if to_run == 0 || summary.storage.is_some() {
+        record_use(plan, store, |n| state[n.index()] == State::Available);
         summary.seconds = started.elapsed().as_secs_f64();
         return summary;
     }
@@ -278,8 +280,25 @@ pub fn run(
         }
     });
     summary.interrupted = opts.cancel.load(Ordering::SeqCst) && state.contains(&State::Pending);
+    record_use(plan, store, |n| state[n.index()] == State::Available);
     summary.seconds = started.elapsed().as_secs_f64();
     summary
+}
+
+/// Tells the store which key each slot of the plan used, for the tasks `present` accepts
+/// (cached, restored or run), so `plan` compares a later edit with these entries.
+/// Bookkeeping: a failure to record it only makes a later reason less precise.
+pub fn record_use(plan: &Plan, store: &dyn Store, present: impl Fn(NodeIndex) -> bool) {
+    let nodes: Vec<&TaskNode> = plan
+        .nodes()
+        .filter(|(n, _)| present(*n))
+        .map(|(_, node)| node)
+        .collect();
+    let used: Vec<(SlotId, Key)> = nodes
+        .par_iter()
+        .map(|node| (SlotId::of(&node.slot()), node.key))
+        .collect();
+    let _ = store.record_use(&used);
 }
 
 /// Removes the damaged entry of task `n` under its key's lock, after checking every byte again

@@ -26,13 +26,14 @@ pub use args::{Executor, ExecutorArgs};
 pub use groups::{default_per_element, group, Group};
 pub use worker::{work, WorkerArgs, INPUT_MISSING};
 
-use crate::exec::{freshness, Depth, Event, Freshness, Observer, Summary};
+use crate::exec::{self, freshness, Depth, Event, Freshness, Observer, Summary};
 use crate::manifest::{Manifest, ManifestError};
-use crate::plan::{Plan, PlanError};
-use crate::store::Store;
+use crate::plan::{Key, Plan, PlanError};
+use crate::store::{Health, Store};
 use crate::task::Registry;
 use petgraph::graph::NodeIndex;
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -177,7 +178,10 @@ pub fn apply(
         to_run: stale.len(),
         pending: stale.iter().map(|&n| plan.node(n).key).collect(),
     });
+    let to_run: HashSet<NodeIndex> = stale.iter().copied().collect();
+    let cached = |n: NodeIndex| !to_run.contains(&n);
     if stale.is_empty() {
+        exec::record_use(&plan, store, cached);
         summary.seconds = started.elapsed().as_secs_f64();
         return Ok(summary);
     }
@@ -231,6 +235,14 @@ pub fn apply(
         say,
         &mut summary,
     );
+    let keys: Vec<Key> = stale.iter().map(|&n| plan.node(n).key).collect();
+    let now: HashSet<NodeIndex> = stale
+        .iter()
+        .zip(store.check_all(&keys))
+        .filter(|(_, health)| *health == Health::Present)
+        .map(|(&n, _)| n)
+        .collect();
+    exec::record_use(&plan, store, |n| now.contains(&n) || cached(n));
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }

@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
+use super::slots::{SlotHistory, SlotId, Used};
 use super::{Health, KeyLock, Lookup, SlotRecord, Store, StoreError};
 use crate::key::Key;
 use crate::table::{Column, Output, Summary};
@@ -16,7 +17,8 @@ use crate::table::{Column, Output, Summary};
 struct Inner {
     entries: HashMap<Key, Output>,
     corrupt: HashSet<Key>,
-    slots: HashMap<String, SlotRecord>,
+    slots: HashMap<String, SlotHistory>,
+    used: Used,
     failures: HashMap<Key, String>,
     actions: HashMap<Key, Key>,
 }
@@ -212,11 +214,22 @@ impl Store for MemoryStore {
     }
 
     fn slot(&self, slot: &str) -> Option<SlotRecord> {
-        self.inner().slots.get(slot).cloned()
+        let inner = self.inner();
+        let history = inner.slots.get(slot)?.clone();
+        Some(history.current(inner.used.get(slot)))
     }
 
     fn set_slot(&self, slot: &str, record: &SlotRecord) -> Result<(), StoreError> {
-        self.inner().slots.insert(slot.to_string(), record.clone());
+        let mut inner = self.inner();
+        let previous = inner.slots.remove(slot);
+        inner
+            .slots
+            .insert(slot.to_string(), SlotHistory::ran(previous, record));
+        Ok(())
+    }
+
+    fn record_use(&self, used: &[(SlotId, Key)]) -> Result<(), StoreError> {
+        self.inner().used.record(used);
         Ok(())
     }
 

@@ -22,11 +22,13 @@ mod durable;
 mod index;
 mod memory;
 mod parquet;
+mod slots;
 
 pub use codec::{read_table_file, write_table_file};
 pub use durable::{sync_dir, unique, LockGuard};
 pub use memory::MemoryStore;
 pub use parquet::ParquetStore;
+pub use slots::SlotId;
 
 use crate::key::Key;
 use crate::table::{Output, Summary};
@@ -163,8 +165,14 @@ pub trait Store: Send + Sync {
     fn remove(&self, key: &Key) -> Result<(), StoreError>;
     /// Blocks until this process holds the exclusive lock for `key`.
     fn lock_key(&self, key: &Key) -> Result<Box<dyn KeyLock>, StoreError>;
+    /// The record of the key the slot last used (`record_use`) when the store still has it,
+    /// else of the key that last ran in it.
     fn slot(&self, slot: &str) -> Option<SlotRecord>;
+    /// Records that `record`'s key ran in the slot.
     fn set_slot(&self, slot: &str, record: &SlotRecord) -> Result<(), StoreError>;
+    /// Records, for each slot, the key a run used there (cached, restored or run), which
+    /// `slot` then answers with.
+    fn record_use(&self, used: &[(SlotId, Key)]) -> Result<(), StoreError>;
     /// Records a task failure (kept so `status` can show it); cleared by a later success.
     fn set_failure(&self, key: &Key, message: Option<&str>) -> Result<(), StoreError>;
     fn failure(&self, key: &Key) -> Option<String>;

@@ -12,7 +12,8 @@
 //! .trash/                         entries being deleted (renamed here first)
 //! _locks/<key>                    per-key lock files (`lock_key`); never deleted
 //! _cache.lock                     cache-wide lock: `gc` exclusive, `apply` shared
-//! _slots/<blake3(slot)>.json      which key last filled a task slot
+//! _slots/<blake3(slot)>.json      the keys that last ran in a task slot (`slots`)
+//! _used.bin                       the key each slot last used, cached or run (`slots`)
 //! _index.bin                      the quick-check index (`index`): a snapshot, never required
 //! _failures/<key>.txt             the last failure of a task
 //! ```
@@ -54,6 +55,7 @@
 use std::fs::{self, File};
 use std::io::{self, ErrorKind, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use rayon::prelude::*;
@@ -65,6 +67,7 @@ use super::durable::{
     LockGuard, Mode,
 };
 use super::index::{self, Objects, Record, Records, Stamp, INDEX_FILE};
+use super::slots::{SlotHistory, SlotId, Used};
 use super::{EntryInfo, Health, KeyLock, Lookup, SlotRecord, Store, StoreError};
 use crate::key::Key;
 use crate::table::{Output, Summary, Table};
@@ -72,6 +75,7 @@ use crate::table::{Output, Summary, Table};
 /// Version of `_entry.json` and of the entry folder layout.
 const ENTRY_FORMAT: u32 = 1;
 const ENTRY_FILE: &str = "_entry.json";
+const USED_FILE: &str = "_used.bin";
 const TEMP_FILE_MAX_AGE: Duration = Duration::from_secs(3600);
 
 #[derive(Serialize, Deserialize)]
@@ -95,13 +99,16 @@ struct TableMeta {
 #[derive(Serialize, Deserialize)]
 struct SlotFile {
     slot: String,
-    record: SlotRecord,
+    #[serde(flatten)]
+    history: SlotHistory,
 }
 
 /// The on-disk cache rooted at a folder.
 #[derive(Debug)]
 pub struct ParquetStore {
     root: PathBuf,
+    /// `_used.bin`, read once when a slot is first asked for.
+    used: Mutex<Option<Arc<Used>>>,
 }
 
 /// Table names become file names: plain ASCII, not hidden, not a marker.
@@ -166,6 +173,7 @@ impl ParquetStore {
     pub fn open(path: impl AsRef<Path>) -> Result<ParquetStore, StoreError> {
         let store = ParquetStore {
             root: path.as_ref().to_path_buf(),
+            used: Mutex::new(None),
         };
         for dir in ["objects", ".tmp", ".trash", "_locks", "_slots", "_failures", "_actions"] {
             create_dir(&store.root.join(dir))?;
@@ -427,6 +435,19 @@ impl ParquetStore {
         }
     }
 
+    fn slot_history(&self, slot: &str) -> Option<SlotHistory> {
+        let text = fs::read(self.slot_path(slot)).ok()?;
+        let file: SlotFile = serde_json::from_slice(&text).ok()?;
+        (file.slot == slot).then_some(file.history)
+    }
+
+    /// The keys slots last used, as `_used.bin` said when first asked (or as this process
+    /// last recorded them).
+    fn used(&self) -> Arc<Used> {
+        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(used.get_or_insert_with(|| Arc::new(load_used(&self.root.join(USED_FILE)))))
+    }
+
     fn slot_path(&self, slot: &str) -> PathBuf {
         let hash = blake3::hash(slot.as_bytes()).to_hex();
         self.root.join("_slots").join(format!("{hash}.json"))
@@ -439,6 +460,14 @@ impl ParquetStore {
     fn action_path(&self, action: &Key) -> PathBuf {
         self.root.join("_actions").join(format!("{action}.txt"))
     }
+}
+
+/// `_used.bin`; empty when absent or unreadable (see `slots`).
+fn load_used(path: &Path) -> Used {
+    fs::read(path)
+        .ok()
+        .and_then(|bytes| Used::decode(&bytes))
+        .unwrap_or_default()
 }
 
 fn dir_names(dir: &Path) -> Vec<String> {
@@ -790,18 +819,27 @@ impl Store for ParquetStore {
     }
 
     fn slot(&self, slot: &str) -> Option<SlotRecord> {
-        let text = fs::read(self.slot_path(slot)).ok()?;
-        let file: SlotFile = serde_json::from_slice(&text).ok()?;
-        (file.slot == slot).then_some(file.record)
+        let history = self.slot_history(slot)?;
+        Some(history.current(self.used().get(slot)))
     }
 
     fn set_slot(&self, slot: &str, record: &SlotRecord) -> Result<(), StoreError> {
         let file = SlotFile {
             slot: slot.to_string(),
-            record: record.clone(),
+            history: SlotHistory::ran(self.slot_history(slot), record),
         };
         let text = serde_json::to_vec_pretty(&file).expect("slot records serialise");
         write_atomic(&self.slot_path(slot), &text)
+    }
+
+    fn record_use(&self, used: &[(SlotId, Key)]) -> Result<(), StoreError> {
+        let path = self.root.join(USED_FILE);
+        let mut snapshot = load_used(&path);
+        if snapshot.record(used) {
+            write_atomic(&path, &snapshot.encode())?;
+        }
+        *self.used.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(snapshot));
+        Ok(())
     }
 
     fn set_failure(&self, key: &Key, message: Option<&str>) -> Result<(), StoreError> {
