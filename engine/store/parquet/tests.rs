@@ -137,9 +137,7 @@ fn open_existing_refuses_a_folder_that_is_not_a_cache() {
 
 #[test]
 fn remove_hides_then_deletes() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = ParquetStore::open(dir.path()).unwrap();
-    store.put(&key(1), &sample()).unwrap();
+    let (dir, store) = with_sample();
     store.remove(&key(1)).unwrap();
     store.remove(&key(1)).unwrap();
     assert!(!store.contains(&key(1)));
@@ -328,6 +326,14 @@ fn digests_follow_content_and_actions_persist_until_gc_drops_them() {
     assert_eq!(reopened.action(&action), None);
 }
 
+/// A new store in a temporary folder holding `sample()` under `key(1)`.
+fn with_sample() -> (tempfile::TempDir, ParquetStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStore::open(dir.path()).unwrap();
+    store.put(&key(1), &sample()).unwrap();
+    (dir, store)
+}
+
 /// The objects folder's prefix folder of `k`.
 fn prefix_dir(store: &ParquetStore, k: &Key) -> PathBuf {
     store.root().join("objects").join(&k.hex()[..2])
@@ -335,10 +341,8 @@ fn prefix_dir(store: &ParquetStore, k: &Key) -> PathBuf {
 
 #[test]
 fn every_column_type_round_trips_in_one_pack() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = ParquetStore::open(dir.path()).unwrap();
+    let (_dir, store) = with_sample();
     let out = sample();
-    store.put(&key(1), &out).unwrap();
     assert!(store.contains(&key(1)));
     let back = present(&store, &key(1));
     assert_eq!(back, out);
@@ -377,9 +381,7 @@ fn every_column_type_round_trips_in_one_pack() {
 
 #[test]
 fn a_pack_holds_each_table_as_the_codec_writes_it_and_its_write_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = ParquetStore::open(dir.path()).unwrap();
-    store.put(&key(1), &sample()).unwrap();
+    let (_dir, store) = with_sample();
     let path = store.pack_path(&key(1));
     let bytes = fs::read(&path).unwrap();
     let meta = crate::store::pack::parse(&key(1), &bytes).unwrap();
@@ -402,10 +404,8 @@ fn a_pack_holds_each_table_as_the_codec_writes_it_and_its_write_time() {
 
 #[test]
 fn second_put_is_a_no_op() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = ParquetStore::open(dir.path()).unwrap();
+    let (_dir, store) = with_sample();
     let first = sample();
-    store.put(&key(1), &first).unwrap();
     let pack = store.pack_path(&key(1));
     let before = fs::read(&pack).unwrap();
     store
@@ -425,9 +425,7 @@ fn publish_late(store: &ParquetStore, key: &Key, output: &Output) {
 
 #[test]
 fn a_late_writer_keeps_a_whole_pack_and_replaces_a_damaged_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = ParquetStore::open(dir.path()).unwrap();
-    store.put(&key(1), &sample()).unwrap();
+    let (dir, store) = with_sample();
     let other = Output::new().with("other", every_type(3));
     publish_late(&store, &key(1), &other);
     assert_eq!(
@@ -448,9 +446,7 @@ fn a_late_writer_keeps_a_whole_pack_and_replaces_a_damaged_one() {
 
 #[test]
 fn crashed_writes_are_invisible_and_cleaned_at_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = ParquetStore::open(dir.path()).unwrap();
-    store.put(&key(1), &sample()).unwrap();
+    let (dir, store) = with_sample();
     let tmp = dir.path().join(".tmp");
     // Dead writers: a complete-looking pack whose lock file nobody holds, one without any, and
     // a folder an older census left.
@@ -530,9 +526,7 @@ fn full_disk_is_an_io_error_naming_the_file() {
 
 #[test]
 fn get_tables_reads_only_the_named_tables() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = ParquetStore::open(dir.path()).unwrap();
-    store.put(&key(1), &sample()).unwrap();
+    let (_dir, store) = with_sample();
     damage::overwrite_table(&store.pack_path(&key(1)), "odd", 0x00);
     match store.get_tables(&key(1), &["main", "absent"]).unwrap() {
         Lookup::Present(o) => assert_eq!(o, Output::new().with("main", every_type(50))),

@@ -67,9 +67,7 @@ fn cut(path: &Path, len: impl FnOnce(u64) -> u64) {
 /// Damages the pack of `key(1)` with `damage`, then checks that `get` reports it, removes it,
 /// and that a fresh `put` works again. Returns the reason given.
 fn corrupted(damage: impl FnOnce(&Path)) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let store = ParquetStore::open(dir.path()).unwrap();
-    store.put(&key(1), &sample()).unwrap();
+    let (dir, store) = with_sample();
     store.put(&key(2), &sample()).unwrap();
     let pack = store.pack_path(&key(1));
     damage(&pack);
@@ -141,9 +139,7 @@ fn an_undecodable_table_with_a_matching_hash_is_corrupt() {
 
 /// What `check` and `verify` say about `key(1)` after `damage`; `check` removes nothing.
 fn checked(damage: impl FnOnce(&Path)) -> (Health, Health) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = ParquetStore::open(dir.path()).unwrap();
-    store.put(&key(1), &sample()).unwrap();
+    let (_dir, store) = with_sample();
     let pack = store.pack_path(&key(1));
     damage(&pack);
     let quick = store.check(&key(1));
@@ -195,9 +191,7 @@ fn only_verify_sees_a_flip_that_kept_the_modification_time() {
 
 #[test]
 fn keys_list_damaged_entries_and_remove_if_damaged_removes_only_those() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = ParquetStore::open(dir.path()).unwrap();
-    store.put(&key(1), &sample()).unwrap();
+    let (_dir, store) = with_sample();
     store.put(&key(2), &sample()).unwrap();
     overwrite_table(&store.pack_path(&key(1)), "main", 0);
     assert_eq!(store.keys().unwrap().len(), 2);
@@ -260,16 +254,19 @@ fn an_index_never_hides_damage_the_quick_check_sees() {
     let header = check(|p| write_at(p, 0, b"PAR1"));
     assert!(damaged(&header, "the pack's header"), "{header:?}");
     assert_eq!(check(|p| fs::remove_file(p).unwrap()), Health::Absent);
-    let removed = checked_with_index(as_pack, |store| store.remove(&key(1)).unwrap());
+    an_index_sees_removal_and_no_damage(as_pack);
+}
+
+/// With an index, an entry of `write`'s layout removed is absent, and one left alone present.
+pub(super) fn an_index_sees_removal_and_no_damage(write: Write) {
+    let removed = checked_with_index(write, |store| store.remove(&key(1)).unwrap());
     assert_eq!(removed, Health::Absent);
-    assert_eq!(checked_with_index(as_pack, |_| {}), Health::Present);
+    assert_eq!(checked_with_index(write, |_| {}), Health::Present);
 }
 
 #[test]
 fn a_touched_but_whole_pack_is_hashed_once_then_indexed_at_its_new_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = ParquetStore::open(dir.path()).unwrap();
-    store.put(&key(1), &sample()).unwrap();
+    let (dir, store) = with_sample();
     let pack = store.pack_path(&key(1));
     let index_path = dir.path().join(INDEX_FILE);
     assert_eq!(store.check_all(&[key(1)]), [Health::Present]);
@@ -330,9 +327,7 @@ fn a_missing_corrupt_or_foreign_index_changes_nothing_and_is_rebuilt() {
         assert_eq!(checked_with_index(as_pack, replace(index)), expected);
     }
     // After a damaged entry is gone and recomputed, the index holds both entries again.
-    let dir = tempfile::tempdir().unwrap();
-    let store = ParquetStore::open(dir.path()).unwrap();
-    store.put(&key(1), &sample()).unwrap();
+    let (dir, store) = with_sample();
     fs::write(dir.path().join(INDEX_FILE), b"not an index").unwrap();
     assert_eq!(
         store.check_all(&[key(1), key(3)]),
