@@ -38,8 +38,9 @@
 //!   grown, with a header, footer or metadata that fails its check (the metadata is hashed), or
 //!   whose tables do not lie back to back up to the metadata is damaged. A pack whose
 //!   modification time is not the one its writer recorded (written later: a flipped byte,
-//!   same-size garbage) has its tables hashed as well. Only a change that also restores that
-//!   time escapes it; `verify` (`census verify`, `apply --verify`) hashes every table.
+//!   same-size garbage) has its tables hashed as well. Only a change to a table's bytes that
+//!   also restores that time escapes it. `verify` (`census verify`, `apply --verify`) checks
+//!   header, footer and metadata the same way and hashes every table, whatever the time.
 //!   Of an old-layout folder, `check` reads `_entry.json` and stats every table file: a missing
 //!   file, a size other than the recorded one, or an unreadable `_entry.json` is damage; a
 //!   table file modified after `_entry.json` is hashed.
@@ -47,7 +48,10 @@
 //!   whose size and modification time are those the index recorded is present after one stat
 //!   (`objects/<2 hex>/<64 hex>.pack`, relative to the open `objects/`); a folder after one stat
 //!   per file. Any other entry goes through `check`, and what that learns is written back to
-//!   the index.
+//!   the index (a pack at the stamp `check` saw, whether its time was the recorded one or its
+//!   tables were hashed). So through the index a change that keeps a pack's size and
+//!   modification time is not seen (`check` without a record still sees one to its header,
+//!   footer or metadata); any other change sends the pack back to `check`.
 //! - `get` checks the metadata, then each table's size and blake3 hash before decoding it, and
 //!   the decoded row count after. Any mismatch, undecodable Parquet or unreadable metadata
 //!   removes the entry and returns `Lookup::Corrupt(reason)`.
