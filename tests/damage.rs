@@ -1,7 +1,8 @@
 //! Damaged cache entries: the quick check that every `plan`, `status` and `apply` runs sees a
-//! truncated, deleted, overwritten or bit-flipped table file; one `apply` repairs every damaged
-//! entry; the full check (`census verify`, `apply --verify`) also sees damage that kept the
-//! file's size and modification time; `export` names every damaged entry at once.
+//! cut pack, garbage written over one, a flipped byte in a table or damaged metadata; a deleted
+//! pack is missing; one `apply` repairs every damaged entry; the full check (`census verify`,
+//! `apply --verify`) also sees damage that kept the pack's size and modification time; `export`
+//! names every damaged entry at once.
 
 use crate::common::{apply, census_cli, manifest, TINY};
 use census::exec::{Depth, Reason};
@@ -11,21 +12,66 @@ use census::plan::{Key, Plan};
 use census::store::{Health, ParquetStore, Store};
 use census::task::Registry;
 use std::fs;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-fn entry(cache: &Path, key: &Key) -> PathBuf {
+/// The entry's pack: `objects/<2 hex>/<64 hex>.pack`.
+fn pack(cache: &Path, key: &Key) -> PathBuf {
     let hex = key.hex();
-    cache.join("objects").join(&hex[..2]).join(hex)
+    cache
+        .join("objects")
+        .join(&hex[..2])
+        .join(format!("{hex}.pack"))
 }
 
-/// The largest table file of an entry.
-fn biggest_file(cache: &Path, key: &Key) -> PathBuf {
-    fs::read_dir(entry(cache, key))
+/// The pack's metadata, read as its format says: the footer's last 52 bytes start with the
+/// metadata's length, and the metadata (JSON) ends where the footer starts.
+fn metadata(pack: &Path) -> (serde_json::Value, std::ops::Range<u64>) {
+    let bytes = fs::read(pack).unwrap();
+    let footer = bytes.len() - 52;
+    let len = u64::from_le_bytes(bytes[footer..footer + 8].try_into().unwrap()) as usize;
+    let meta = serde_json::from_slice(&bytes[footer - len..footer]).unwrap();
+    (meta, (footer - len) as u64..footer as u64)
+}
+
+/// Where the pack's largest table lies.
+fn largest_table(pack: &Path) -> std::ops::Range<u64> {
+    let (meta, _) = metadata(pack);
+    let t = meta["tables"]
+        .as_array()
         .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-        .max_by_key(|p| p.metadata().unwrap().len())
+        .iter()
+        .max_by_key(|t| t["bytes"].as_u64().unwrap())
         .unwrap()
+        .clone();
+    let offset = t["offset"].as_u64().unwrap();
+    offset..offset + t["bytes"].as_u64().unwrap()
+}
+
+/// Flips a bit of the byte in the middle of `range` of the file, in place.
+fn flip_middle_byte(path: &Path, range: std::ops::Range<u64>) {
+    let at = (range.start + range.end) / 2;
+    let file = fs::File::options()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let mut byte = [0];
+    file.read_exact_at(&mut byte, at).unwrap();
+    file.write_all_at(&[byte[0] ^ 0x10], at).unwrap();
+}
+
+/// Flips a byte of the pack's largest table and puts its modification time back: only a hash
+/// sees it.
+fn flip_keeping_mtime(path: &Path) {
+    let mtime = path.metadata().unwrap().modified().unwrap();
+    flip_middle_byte(path, largest_table(path));
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
 }
 
 /// The keys of the first `count` tasks of `kind`, in plan order.
@@ -37,26 +83,8 @@ fn keys_of(plan: &Plan, kind: &str, count: usize) -> Vec<Key> {
         .collect()
 }
 
-fn flip_middle_byte(path: &Path) {
-    let mut bytes = fs::read(path).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0x10;
-    fs::write(path, bytes).unwrap();
-}
-
-/// Flips a byte and puts the file's modification time back: only a hash sees it.
-fn flip_keeping_mtime(path: &Path) {
-    let mtime = path.metadata().unwrap().modified().unwrap();
-    flip_middle_byte(path);
-    fs::File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(mtime)
-        .unwrap();
-}
-
-/// Four entries damaged four ways: truncated, a file deleted, same-size garbage, a flipped byte.
+/// Four entries damaged four ways: cut, same-size garbage, a flipped byte in a table, a flipped
+/// byte in the metadata.
 fn damage_four(cache: &Path, plan: &Plan) -> Vec<Key> {
     let trains = keys_of(plan, "train", 2);
     let damaged = vec![
@@ -65,21 +93,21 @@ fn damage_four(cache: &Path, plan: &Plan) -> Vec<Key> {
         keys_of(plan, "probe", 1)[0],
         keys_of(plan, "svcca", 1)[0],
     ];
-    // Let the clock move past the writes of `apply` (file times are coarse).
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    let f = biggest_file(cache, &damaged[0]);
-    let len = f.metadata().unwrap().len();
+    let p = pack(cache, &damaged[0]);
+    let len = p.metadata().unwrap().len();
     fs::File::options()
         .write(true)
-        .open(&f)
+        .open(&p)
         .unwrap()
         .set_len(len / 2)
         .unwrap();
-    fs::remove_file(biggest_file(cache, &damaged[1])).unwrap();
-    let f = biggest_file(cache, &damaged[2]);
-    let len = f.metadata().unwrap().len() as usize;
-    fs::write(&f, vec![0x5a; len]).unwrap();
-    flip_middle_byte(&biggest_file(cache, &damaged[3]));
+    let p = pack(cache, &damaged[1]);
+    let len = p.metadata().unwrap().len() as usize;
+    fs::write(&p, vec![0x5a; len]).unwrap();
+    let p = pack(cache, &damaged[2]);
+    flip_middle_byte(&p, largest_table(&p));
+    let p = pack(cache, &damaged[3]);
+    flip_middle_byte(&p, metadata(&p).1);
     damaged
 }
 
@@ -89,7 +117,9 @@ fn plan_sees_damaged_entries_and_one_apply_repairs_them_all() {
     let cache = dir.path().join("cache");
     apply(TINY, &cache);
     let plan = plan_of(&manifest(TINY), &Registry::standard()).unwrap();
-    let damaged = damage_four(&cache, &plan);
+    let mut damaged = damage_four(&cache, &plan);
+    let deleted = keys_of(&plan, "cka", 1)[0];
+    fs::remove_file(pack(&cache, &deleted)).unwrap();
 
     let store = ParquetStore::open(&cache).unwrap();
     let report = plan_report(&plan, &store);
@@ -98,17 +128,30 @@ fn plan_sees_damaged_entries_and_one_apply_repairs_them_all() {
         .iter()
         .filter(|t| t.status == "run")
         .map(|t| {
-            assert_eq!(t.reason, Some(Reason::Damaged), "{} {}", t.kind, t.label);
+            let reason = match t.key == deleted.hex() {
+                true => Reason::Missing,
+                false => Reason::Damaged,
+            };
+            assert_eq!(t.reason, Some(reason), "{} {}", t.kind, t.label);
             t.key.as_str()
         })
         .collect();
     to_run.sort();
+    damaged.push(deleted);
     let mut expected: Vec<String> = damaged.iter().map(|k| k.hex()).collect();
     expected.sort();
-    assert_eq!(to_run, expected, "plan names exactly the damaged entries");
+    assert_eq!(
+        to_run, expected,
+        "plan names exactly the damaged and deleted entries"
+    );
 
     let summary = apply(TINY, &cache);
-    assert_eq!(summary.ran.len(), 4, "one apply reruns the four: {:?}", summary.ran);
+    assert_eq!(
+        summary.ran.len(),
+        5,
+        "one apply reruns the five: {:?}",
+        summary.ran
+    );
     assert_eq!(plan_report(&plan, &store).to_run(), 0);
     for key in &damaged {
         assert_eq!(store.verify(key).unwrap(), Health::Present);
@@ -122,7 +165,7 @@ fn only_the_full_check_sees_a_flip_that_kept_size_and_time_and_it_repairs_it() {
     apply(TINY, &cache);
     let plan = plan_of(&manifest(TINY), &Registry::standard()).unwrap();
     let probe = keys_of(&plan, "probe", 1)[0];
-    flip_keeping_mtime(&biggest_file(&cache, &probe));
+    flip_keeping_mtime(&pack(&cache, &probe));
 
     let verify = |args: &[&str]| {
         let mut all = vec!["verify", "--cache", cache.to_str().unwrap()];
@@ -139,7 +182,10 @@ fn only_the_full_check_sees_a_flip_that_kept_size_and_time_and_it_repairs_it() {
         stdout.contains(&format!("damaged {}", probe.hex())) && stdout.contains("blake3"),
         "{stdout}"
     );
-    assert!(entry(&cache, &probe).exists(), "verify alone removes nothing");
+    assert!(
+        pack(&cache, &probe).exists(),
+        "verify alone removes nothing"
+    );
 
     let store = ParquetStore::open(&cache).unwrap();
     let opts = ApplyOptions {
@@ -160,9 +206,9 @@ fn only_the_full_check_sees_a_flip_that_kept_size_and_time_and_it_repairs_it() {
     assert_eq!(ran, ["probe"], "only the damaged probe reruns");
     assert_eq!(verify(&[]).status.code(), Some(0));
 
-    flip_keeping_mtime(&biggest_file(&cache, &probe));
+    flip_keeping_mtime(&pack(&cache, &probe));
     assert_eq!(verify(&["--repair"]).status.code(), Some(0));
-    assert!(!entry(&cache, &probe).exists(), "--repair removes it");
+    assert!(!pack(&cache, &probe).exists(), "--repair removes it");
     assert_eq!(plan_report(&plan, &store).to_run(), 1);
 }
 
@@ -174,7 +220,7 @@ fn export_names_every_damaged_entry_at_once() {
     let plan = plan_of(&manifest(TINY), &Registry::standard()).unwrap();
     let mut damaged = damage_four(&cache, &plan);
     let hidden = keys_of(&plan, "cka", 1)[0];
-    flip_keeping_mtime(&biggest_file(&cache, &hidden));
+    flip_keeping_mtime(&pack(&cache, &hidden));
     damaged.push(hidden);
 
     let store = ParquetStore::open(&cache).unwrap();
@@ -184,9 +230,16 @@ fn export_names_every_damaged_entry_at_once() {
         panic!("{err}")
     };
     assert_eq!(list.len(), 5, "{err}");
-    assert!(err.to_string().starts_with("5 damaged cache entries"), "{err}");
+    assert!(
+        err.to_string().starts_with("5 damaged cache entries"),
+        "{err}"
+    );
     assert!(!out.exists(), "nothing exported");
 
-    assert_eq!(apply(TINY, &cache).ran.len(), 5, "one apply repairs all five");
+    assert_eq!(
+        apply(TINY, &cache).ran.len(),
+        5,
+        "one apply repairs all five"
+    );
     census::ops::export::export(&manifest(TINY), &store, &out, false).unwrap();
 }

@@ -1,12 +1,16 @@
-//! `gc`: what it deletes and keeps, with sizes and tables, and that `--dry-run` deletes nothing.
+//! `gc`: what it deletes and keeps, with sizes and tables, and that `--dry-run` deletes nothing;
+//! entries in the layout of an older census (a folder per entry) are read, checked, verified,
+//! measured and deleted like packs.
 
 use crate::common::{apply, census_cli, manifest, TINY};
-use census::store::{ParquetStore, Store};
-use std::path::Path;
+use census::plan::Key;
+use census::store::{write_table_file, Health, Lookup, ParquetStore, Store};
+use std::fs;
+use std::path::{Path, PathBuf};
 
 /// Bytes of every file under `dir`.
 fn bytes_under(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
+    fs::read_dir(dir)
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
@@ -20,6 +24,59 @@ fn bytes_under(dir: &Path) -> u64 {
         .sum()
 }
 
+/// The old-layout folder of an entry: `objects/<2 hex>/<64 hex>/`.
+fn folder(cache: &Path, key: &Key) -> PathBuf {
+    let hex = key.hex();
+    cache.join("objects").join(&hex[..2]).join(hex)
+}
+
+fn pack(cache: &Path, key: &Key) -> PathBuf {
+    folder(cache, key).with_extension("pack")
+}
+
+/// Rewrites an entry by hand in the layout census used before packs: one Parquet file per
+/// table and `_entry.json` (format 1: per table its file, bytes, blake3 and rows; the
+/// summary), then deletes its pack.
+fn to_old_layout(store: &ParquetStore, cache: &Path, key: &Key) {
+    let Lookup::Present(output) = store.get(key).unwrap() else {
+        panic!("entry {key} is not readable")
+    };
+    let dir = folder(cache, key);
+    let mut tables = Vec::new();
+    for (name, table) in &output.tables {
+        let file = format!("{name}.parquet");
+        write_table_file(&dir.join(&file), table).unwrap();
+        let bytes = fs::read(dir.join(&file)).unwrap();
+        tables.push(serde_json::json!({
+            "name": name,
+            "file": file,
+            "bytes": bytes.len(),
+            "blake3": blake3::hash(&bytes).to_hex().as_str(),
+            "rows": table.num_rows(),
+        }));
+    }
+    let meta = serde_json::json!({
+        "format": 1,
+        "key": key.hex(),
+        "tables": tables,
+        "summary": output.summary,
+    });
+    fs::write(
+        dir.join("_entry.json"),
+        serde_json::to_vec_pretty(&meta).unwrap(),
+    )
+    .unwrap();
+    fs::remove_file(pack(cache, key)).unwrap();
+}
+
+/// Bytes of an entry's files, in whichever layout it is.
+fn entry_bytes(cache: &Path, key: &Key) -> u64 {
+    match fs::metadata(pack(cache, key)) {
+        Ok(meta) => meta.len(),
+        Err(_) => bytes_under(&folder(cache, key)),
+    }
+}
+
 #[test]
 fn gc_keeps_what_a_manifest_uses_and_reports_what_it_deletes_with_sizes() {
     let dir = tempfile::tempdir().unwrap();
@@ -29,6 +86,22 @@ fn gc_keeps_what_a_manifest_uses_and_reports_what_it_deletes_with_sizes() {
         census::ops::plan_of(&manifest(&one_seed), &census::task::Registry::standard()).unwrap();
     let store = ParquetStore::open(dir.path()).unwrap();
     let before = store.keys().unwrap();
+    // Every other entry in the old layout: both are measured, kept and deleted alike.
+    let old: Vec<Key> = before.iter().step_by(2).copied().collect();
+    for key in &old {
+        let digest = store.digest(key).unwrap();
+        to_old_layout(&store, dir.path(), key);
+        assert!(folder(dir.path(), key).is_dir() && !pack(dir.path(), key).exists());
+        assert_eq!(store.check(key), Health::Present);
+        assert_eq!(store.verify(key).unwrap(), Health::Present);
+        assert!(matches!(store.get(key).unwrap(), Lookup::Present(_)));
+        assert_eq!(
+            store.digest(key),
+            Some(digest),
+            "the same tables and summary"
+        );
+    }
+    assert_eq!(store.keys().unwrap(), before);
     let objects = dir.path().join("objects");
     let all_bytes = bytes_under(&objects);
 
@@ -51,11 +124,11 @@ fn gc_keeps_what_a_manifest_uses_and_reports_what_it_deletes_with_sizes() {
         sizes.windows(2).all(|w| w[0] >= w[1]),
         "largest first: {sizes:?}"
     );
-    let hex = dry.removed[0].0.hex();
-    assert_eq!(
-        dry.removed[0].1.bytes,
-        bytes_under(&objects.join(&hex[..2]).join(&hex))
-    );
+    for (key, info) in &dry.removed {
+        assert_eq!(info.bytes, entry_bytes(dir.path(), key));
+    }
+    assert!(dry.removed.iter().any(|(k, _)| old.contains(k)));
+    assert!(dry.removed.iter().any(|(k, _)| !old.contains(k)));
     assert!(dry
         .removed
         .iter()
@@ -65,6 +138,9 @@ fn gc_keeps_what_a_manifest_uses_and_reports_what_it_deletes_with_sizes() {
     assert_eq!(done.removed, dry.removed);
     assert_eq!(store.keys().unwrap().len(), keep.len() - 7);
     assert_eq!(bytes_under(&objects), dry.kept_bytes);
+    for (key, _) in &done.removed {
+        assert!(!folder(dir.path(), key).exists() && !pack(dir.path(), key).exists());
+    }
     // Action records (early cutoff) of every task with inputs, less those of deleted entries:
     // 8 probes and 7 study-level tasks before, the first seed's 4 probes after.
     let actions = || {

@@ -9,6 +9,7 @@
 //! - `HashingWriter` counts and hashes the bytes of a file while it is written, and keeps the
 //!   first I/O error so a full disk is reported as such, not as an encoder error.
 //! - `unique` names temporary files so no two writers, in any process, ever share one.
+//! - `rename_new` moves a finished file into place unless something is there already.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -60,6 +61,24 @@ pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> 
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Renames `from` to `to`, atomically, unless `to` exists (then the error is `AlreadyExists`
+/// and nothing moved): `renameat2(RENAME_NOREPLACE)` on Linux; where the file system lacks it,
+/// a hard link then the removal of `from`.
+pub(super) fn rename_new(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        use rustix::io::Errno;
+        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+            Err(Errno::INVAL | Errno::NOSYS | Errno::NOTSUP) => {}
+            other => return other.map_err(io::Error::from),
+        }
+    }
+    fs::hard_link(from, to)?;
+    let _ = fs::remove_file(from);
+    Ok(())
 }
 
 /// The folder and file name of `path`; a bare name lives in the current folder.

@@ -1,21 +1,23 @@
 //! The quick-check index (`_index.bin` in a cache folder): what the last quick check learned
-//! about each whole entry, so the next one stats files instead of opening and parsing every
-//! `_entry.json`.
+//! about each whole entry, so the next one stats one file per entry instead of reading its
+//! metadata.
 //!
-//! A record holds, for one key, the size and modification time of its `_entry.json`, the
-//! file name and byte size of each table file, as `_entry.json` recorded them, and the entry's
-//! summary (`Output::summary`), so a summary costs no read either. A record vouches
-//! for an entry only while every stat agrees with it: `_entry.json` of exactly that size and
-//! mtime (so the same `_entry.json`), each table file of the recorded size and not modified
-//! after `_entry.json`. Anything else (a record missing, stale, or for an entry since removed
-//! and rewritten) sends the check to `_entry.json`, which decides as before. So the index can
-//! make a check faster, never different, except for a change to `_entry.json` that keeps its
-//! size and mtime (the same blind spot as for table files; `verify` reads everything).
+//! A record holds, for one key, the entry's layout, the size and modification time (its stamp)
+//! of its pack or, for an old-layout folder, of its `_entry.json` and the file name and byte
+//! size of each table file, and the entry's summary (`Output::summary`), so a summary costs no
+//! read either. A record vouches for an entry only while every stat agrees with it: a pack of
+//! exactly that stamp (one stat); or `_entry.json` of exactly that stamp and each table file of
+//! the recorded size and not modified after `_entry.json`. Anything else (a record missing,
+//! stale, or for an entry since removed and rewritten) sends the check to the entry's metadata,
+//! which decides as before. So the index can make a check faster, never different, except for
+//! a change that keeps the stamp (the same blind spot the check has; `verify` reads
+//! everything). A pack's record is written only after the check found its tables as written:
+//! its stamp is the one the writer set, or its tables were hashed at that stamp.
 //!
 //! The file is a snapshot, rewritten whole (atomically) by a check that learned something, and
 //! read once per check of a whole plan. Its layout: a header (`MAGIC`, `INDEX_FORMAT`), the
 //! records, and the blake3 hash of everything before it; a file that is short, of another
-//! format or fails its hash is ignored (every entry is then checked through `_entry.json` and a
+//! format or fails its hash is ignored (every entry is then checked through its metadata and a
 //! new snapshot written). Concurrent writers each rename a whole file over it: the last one
 //! wins, and a record lost that way only costs the next check time.
 
@@ -25,6 +27,7 @@ use std::path::Path;
 use std::time::UNIX_EPOCH;
 
 use super::durable::write_atomic;
+use super::meta::{ENTRY_FILE, PACK_SUFFIX};
 use super::StoreError;
 use crate::key::Key;
 use crate::table::Summary;
@@ -32,7 +35,7 @@ use crate::table::Summary;
 pub(super) const INDEX_FILE: &str = "_index.bin";
 const MAGIC: &[u8; 8] = b"censusix";
 /// Version of the index layout; an index of another version is ignored.
-const INDEX_FORMAT: u32 = 2;
+const INDEX_FORMAT: u32 = 3;
 
 /// The size and modification time of a file, as a stat reports them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,23 +60,38 @@ impl Stamp {
     }
 }
 
+/// How an entry is stored (see `meta`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Layout {
+    /// One file, `<2 hex>/<64 hex>.pack`.
+    Pack,
+    /// An old-layout folder `<2 hex>/<64 hex>/`.
+    Folder,
+}
+
 /// What the index knows about one entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Record {
-    /// The entry's `_entry.json`.
+    pub layout: Layout,
+    /// The pack, or the folder's `_entry.json`.
     pub meta: Stamp,
-    /// Each table's file name and byte size, as `_entry.json` records them.
+    /// A folder's table files, name and byte size, as `_entry.json` records them (none for a
+    /// pack).
     pub tables: Vec<(String, u64)>,
-    /// The summary `_entry.json` records.
+    /// The summary the entry records.
     pub summary: Summary,
 }
 
 impl Record {
-    /// Whether the files of the entry in `objects`' folder `entry` (`<2 hex>/<64 hex>`) are
+    /// Whether the files of the entry at `entry` (`<2 hex>/<64 hex>`) under `objects` are
     /// still the ones this record describes (one stat per file, nothing read).
-    pub fn holds(&self, objects: &Objects, entry: &str, entry_file: &str) -> bool {
+    pub fn holds(&self, objects: &Objects, entry: &str) -> bool {
         let mut path = String::with_capacity(entry.len() + 64);
         path.push_str(entry);
+        if self.layout == Layout::Pack {
+            path.push_str(PACK_SUFFIX);
+            return objects.stamp(&path) == Some(self.meta);
+        }
         path.push('/');
         let folder = path.len();
         let mut stamp = |name: &str| {
@@ -81,7 +99,7 @@ impl Record {
             path.push_str(name);
             objects.stamp(&path)
         };
-        if stamp(entry_file) != Some(self.meta) {
+        if stamp(ENTRY_FILE) != Some(self.meta) {
             return false;
         }
         self.tables.iter().all(|(file, bytes)| {
@@ -165,6 +183,10 @@ fn encode(records: &Records) -> Vec<u8> {
     for key in keys {
         let r = &records[key];
         out.extend_from_slice(key.bytes());
+        out.push(match r.layout {
+            Layout::Pack => 0,
+            Layout::Folder => 1,
+        });
         out.extend_from_slice(&r.meta.bytes.to_le_bytes());
         out.extend_from_slice(&r.meta.modified.to_le_bytes());
         out.extend_from_slice(&(r.tables.len() as u32).to_le_bytes());
@@ -201,6 +223,11 @@ fn decode(bytes: &[u8]) -> Option<Records> {
     let mut records = Records::with_capacity(count.min(body.len() as u64 / 64) as usize);
     for _ in 0..count {
         let key = Key::from_bytes(r.take(32)?.try_into().ok()?);
+        let layout = match r.take(1)?[0] {
+            0 => Layout::Pack,
+            1 => Layout::Folder,
+            _ => return None,
+        };
         let meta = Stamp {
             bytes: r.u64()?,
             modified: i128::from_le_bytes(r.take(16)?.try_into().ok()?),
@@ -219,6 +246,7 @@ fn decode(bytes: &[u8]) -> Option<Records> {
         records.insert(
             key,
             Record {
+                layout,
                 meta,
                 tables,
                 summary,
@@ -262,6 +290,7 @@ mod tests {
             records.insert(
                 Key::from_bytes([i; 32]),
                 Record {
+                    layout: if i == 1 { Layout::Pack } else { Layout::Folder },
                     meta: Stamp {
                         bytes: 400 + i as u64,
                         modified: -5 + 1_700_000_000_123_456_789 * i as i128,

@@ -1,9 +1,10 @@
 //! Where finished task outputs live, addressed by task key.
 //!
 //! `Store` is the only door to persistence; the executor and the commands see nothing else.
-//! Two implementations: `ParquetStore`, the on-disk cache (one folder per entry, one Parquet
-//! file per table, written to a temporary folder, synced and renamed into place, with each file's
-//! blake3 content hash recorded and checked on read), and `MemoryStore` for tests.
+//! Two implementations: `ParquetStore`, the on-disk cache (one pack file per entry holding each
+//! table's Parquet bytes and their blake3 hashes, written to a temporary file, synced and renamed
+//! into place, hashes checked on read; folders of an older census still read), and
+//! `MemoryStore` for tests.
 //!
 //! Guarantees every implementation keeps:
 //! - `put` is atomic: after a crash an entry is either whole or absent.
@@ -21,6 +22,8 @@ mod codec;
 mod durable;
 mod index;
 mod memory;
+mod meta;
+mod pack;
 mod parquet;
 mod slots;
 
@@ -54,7 +57,7 @@ pub enum Health {
 /// What `gc` tells a user about an entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EntryInfo {
-    /// Bytes of its files.
+    /// Bytes of its files (its pack, or an old-layout folder's files).
     pub bytes: u64,
     pub tables: Vec<String>,
 }

@@ -1,59 +1,75 @@
-//! `ParquetStore`: the on-disk cache, one folder per entry, one Parquet file per table.
+//! `ParquetStore`: the on-disk cache, one pack file per entry holding its Parquet tables.
 //!
 //! Layout of a cache folder (default `cache/`):
 //!
 //! ```text
-//! objects/<2 hex>/<64 hex key>/   one entry
-//!     <table>.parquet             one file per table of the task's `Output`
-//!     _entry.json                 format, per table: file, byte size, blake3 hash, rows;
-//!                                 and the output's summary, if it has one
-//! .tmp/<key>.<unique>/            an entry being written
-//! .tmp/<key>.<unique>.lock        held (flock) by its writer while it writes
-//! .trash/                         entries being deleted (renamed here first)
-//! _locks/<key>                    per-key lock files (`lock_key`); never deleted
-//! _cache.lock                     cache-wide lock: `gc` exclusive, `apply` shared
-//! _slots/<blake3(slot)>.json      the keys that last ran in a task slot (`slots`)
-//! _used.bin                       the key each slot last used, cached or run (`slots`)
-//! _index.bin                      the quick-check index (`index`): a snapshot, never required
-//! _failures/<key>.txt             the last failure of a task
+//! objects/<2 hex>/<64 hex key>.pack   one entry: header, each table's Parquet bytes, the
+//!                                     metadata (per table: offset, byte size, blake3 hash,
+//!                                     rows; the summary; the write time), footer (`pack`)
+//! objects/<2 hex>/<64 hex key>/       one entry as census wrote it before packs (read, never
+//!     <table>.parquet                 written): one file per table and `_entry.json`
+//!     _entry.json
+//! .tmp/<key>.<unique>                 a pack being written
+//! .tmp/<key>.<unique>.lock            held (flock) by its writer while it writes
+//! .trash/                             entries being deleted (renamed here first)
+//! _locks/<key>                        per-key lock files (`lock_key`); never deleted
+//! _cache.lock                         cache-wide lock: `gc` exclusive, `apply` shared
+//! _slots/<blake3(slot)>.json          the keys that last ran in a task slot (`slots`)
+//! _used.bin                           the key each slot last used, cached or run (`slots`)
+//! _index.bin                          the quick-check index (`index`): a snapshot, never required
+//! _failures/<key>.txt                 the last failure of a task
 //! ```
 //!
-//! Everything that is not an entry starts with `.` or `_`, which pyarrow, polars and DuckDB skip.
+//! Everything that is not an entry starts with `.` or `_`. A key with both a pack and a folder
+//! is the pack's (a folder is only left beside a pack when it was damaged).
 //!
 //! Tables are encoded by `codec`: Bool→Boolean, I64→Int64, F32→Float32, F64→Float64,
 //! Str→Utf8, ListF32→`List<Float32>` (items non-nullable), snappy-compressed; column order, types
 //! and the schema of zero-row tables survive the round trip.
 //!
 //! Guarantees:
-//! - `put` writes every file into `.tmp/<key>.<unique>/`, syncs each file and the folder, then
-//!   renames the folder into `objects/` (atomic on POSIX) and syncs the parent. A crash leaves
-//!   only the temporary folder, which no lookup sees. If another writer got there first, the
-//!   temporary folder is dropped and `put` succeeds. On error (a full disk included) the
-//!   temporary folder is removed and the error names the operation and the file.
-//! - `check` (run on every task by `plan`, `status` and `apply`) reads `_entry.json` and stats
-//!   every table file: a missing file, a size other than the recorded one, or an unreadable
-//!   `_entry.json` is damage. A table file modified after `_entry.json` was written (its mtime is
-//!   later; `_entry.json` is written last) is hashed as well, so a flipped byte or same-size
-//!   garbage written later is caught too. Only a change that also restores the mtime escapes it;
-//!   `verify` (`census verify`, `apply --verify`) hashes every file.
-//! - `check_all` (the batch form, used for a whole plan) gives the same answers faster: an
-//!   entry whose `_entry.json` and table files still have the size and mtime the index recorded
-//!   (tables not modified after `_entry.json`) is present after one stat per file; any other
-//!   goes through `check`, and what that learns is written back to the index.
-//! - `get` checks every file's size and blake3 hash against `_entry.json` before decoding, and
-//!   the decoded row counts after. Any mismatch, a missing file, undecodable Parquet or an
-//!   unreadable `_entry.json` removes the entry and returns `Lookup::Corrupt(reason)`.
-//! - `remove` renames the entry into `.trash/` (atomic), then deletes it.
-//! - `open` removes temporary folders whose writer is gone: a writer holds the lock on its
-//!   `.lock` file from before the folder exists until after the folder is renamed or removed,
-//!   so a lock that can be taken means a dead writer. `.trash/` is emptied, and temporary slot
-//!   and failure files older than an hour are removed.
+//! - `put` writes the pack into `.tmp/<key>.<unique>`, gives it its recorded modification time,
+//!   syncs it, then renames it into `objects/` unless an entry is already there (atomic on
+//!   POSIX) and syncs the parent. A crash leaves only the temporary file, which no lookup sees.
+//!   If another writer got there first and its pack is whole, the temporary file is dropped and
+//!   `put` succeeds; a damaged pack there is replaced. On error (a full disk included) the
+//!   temporary file is removed and the error names the operation and the file.
+//! - `check` (run on every task by `plan`, `status` and `apply`) of a pack reads its header,
+//!   footer and metadata (three reads of the open file): a pack missing is absent; one cut,
+//!   grown, with a header, footer or metadata that fails its check (the metadata is hashed), or
+//!   whose tables do not lie back to back up to the metadata is damaged. A pack whose
+//!   modification time is not the one its writer recorded (written later: a flipped byte,
+//!   same-size garbage) has its tables hashed as well. Only a change to a table's bytes that
+//!   also restores that time escapes it. `verify` (`census verify`, `apply --verify`) checks
+//!   header, footer and metadata the same way and hashes every table, whatever the time.
+//!   Of an old-layout folder, `check` reads `_entry.json` and stats every table file: a missing
+//!   file, a size other than the recorded one, or an unreadable `_entry.json` is damage; a
+//!   table file modified after `_entry.json` is hashed.
+//! - `check_all` (the batch form, used for a whole plan) gives the same answers faster: a pack
+//!   whose size and modification time are those the index recorded is present after one stat
+//!   (`objects/<2 hex>/<64 hex>.pack`, relative to the open `objects/`); a folder after one stat
+//!   per file. Any other entry goes through `check`, and what that learns is written back to
+//!   the index (a pack at the stamp `check` saw, whether its time was the recorded one or its
+//!   tables were hashed). So through the index a change that keeps a pack's size and
+//!   modification time is not seen (`check` without a record still sees one to its header,
+//!   footer or metadata); any other change sends the pack back to `check`.
+//! - `get` checks the metadata, then each table's size and blake3 hash before decoding it, and
+//!   the decoded row count after. Any mismatch, undecodable Parquet or unreadable metadata
+//!   removes the entry and returns `Lookup::Corrupt(reason)`.
+//! - `remove` renames the entry (pack and folder) into `.trash/` (atomic), then deletes it.
+//! - `open` removes temporary packs (and old temporary folders) whose writer is gone: a writer
+//!   holds the lock on its `.lock` file from before the pack exists until after it is renamed
+//!   or removed, so a lock that can be taken means a dead writer. `.trash/` is emptied, and
+//!   temporary slot and failure files older than an hour are removed.
 //!
 //! Locks are `flock` locks (std's `File::lock`): they exclude other processes and other handles
 //! within this process, and the kernel releases them when a process dies. Unix only.
 
-use std::fs::{self, File};
-use std::io::{self, ErrorKind, Read};
+mod folder;
+mod packed;
+
+use std::fs;
+use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -61,40 +77,20 @@ use std::time::{Duration, SystemTime};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::codec::{decode, encode};
+use super::codec::decode;
 use super::durable::{
-    create_dir, io_error, lock, lock_new, sync_dir, try_lock, unique, write_atomic, HashingWriter,
+    create_dir, io_error, lock, lock_new, rename_new, sync_dir, try_lock, unique, write_atomic,
     LockGuard, Mode,
 };
-use super::index::{self, Objects, Record, Records, Stamp, INDEX_FILE};
+use super::index::{self, Objects, Record, Records, INDEX_FILE};
+use super::meta::{check_table_name, entry_name, key_of, EntryMeta, TableMeta, PACK_SUFFIX};
 use super::slots::{SlotHistory, SlotId, Used};
 use super::{EntryInfo, Health, KeyLock, Lookup, SlotRecord, Store, StoreError};
 use crate::key::Key;
 use crate::table::{Output, Summary, Table};
 
-/// Version of `_entry.json` and of the entry folder layout.
-const ENTRY_FORMAT: u32 = 1;
-const ENTRY_FILE: &str = "_entry.json";
 const USED_FILE: &str = "_used.bin";
 const TEMP_FILE_MAX_AGE: Duration = Duration::from_secs(3600);
-
-#[derive(Serialize, Deserialize)]
-struct EntryMeta {
-    format: u32,
-    key: String,
-    tables: Vec<TableMeta>,
-    #[serde(default, skip_serializing_if = "Summary::is_empty")]
-    summary: Summary,
-}
-
-#[derive(Serialize, Deserialize)]
-struct TableMeta {
-    name: String,
-    file: String,
-    bytes: u64,
-    blake3: String,
-    rows: u64,
-}
 
 #[derive(Serialize, Deserialize)]
 struct SlotFile {
@@ -109,24 +105,6 @@ pub struct ParquetStore {
     root: PathBuf,
     /// `_used.bin`, read once when a slot is first asked for.
     used: Mutex<Option<Arc<Used>>>,
-}
-
-/// Table names become file names: plain ASCII, not hidden, not a marker.
-fn check_table_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 200
-        && !name.starts_with(['.', '_'])
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "table name `{name}` must be ASCII letters, digits, `_`, `-` or `.` and not start \
-             with `.` or `_`"
-        ))
-    }
 }
 
 /// What a quick check of one entry changes in the index.
@@ -159,13 +137,34 @@ enum Damage {
     Io(StoreError),
 }
 
-/// How closely `inspect` looks at an entry's table files.
+/// How closely `inspect` looks at an entry's tables.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Depth {
-    /// Sizes; hashes only of files modified after `_entry.json`.
+    /// Metadata and sizes; hashes only of what was modified after it was written.
     Stat,
-    /// Every file hashed.
+    /// Every table hashed.
     Hash,
+}
+
+/// What `inspect` learned of an entry it found present.
+struct Inspected {
+    /// Its index record, when it can vouch for the entry.
+    record: Option<Record>,
+    summary: Summary,
+}
+
+impl Inspected {
+    const NONE: Inspected = Inspected {
+        record: None,
+        summary: Summary::new(),
+    };
+}
+
+/// Where a key's entry was found.
+enum Found {
+    Pack(PathBuf, fs::File),
+    /// No pack: the old-layout folder, if there is one.
+    Folder(PathBuf),
 }
 
 impl ParquetStore {
@@ -175,7 +174,15 @@ impl ParquetStore {
             root: path.as_ref().to_path_buf(),
             used: Mutex::new(None),
         };
-        for dir in ["objects", ".tmp", ".trash", "_locks", "_slots", "_failures", "_actions"] {
+        for dir in [
+            "objects",
+            ".tmp",
+            ".trash",
+            "_locks",
+            "_slots",
+            "_failures",
+            "_actions",
+        ] {
             create_dir(&store.root.join(dir))?;
         }
         store.clean_temporaries();
@@ -213,113 +220,112 @@ impl ParquetStore {
         try_lock(&self.root.join("_cache.lock"))
     }
 
-    /// Total bytes of an entry's table files, from its `_entry.json` (not verified).
+    /// Total bytes of an entry's tables, from its metadata (not verified).
     pub fn entry_size(&self, key: &Key) -> Option<u64> {
-        let text = fs::read(self.entry_dir(key).join(ENTRY_FILE)).ok()?;
-        let meta: EntryMeta = serde_json::from_slice(&text).ok()?;
-        Some(meta.tables.iter().map(|t| t.bytes).sum())
+        self.entry_meta(key).map(|(meta, _)| meta.table_bytes())
     }
 
     fn entry_dir(&self, key: &Key) -> PathBuf {
         self.root.join("objects").join(entry_name(key))
     }
 
-    /// Moves `dir` out of sight into `.trash/` and deletes it; absent is fine.
-    fn discard(&self, dir: &Path, label: &str) -> Result<(), StoreError> {
+    fn pack_path(&self, key: &Key) -> PathBuf {
+        self.root
+            .join("objects")
+            .join(format!("{}{PACK_SUFFIX}", entry_name(key)))
+    }
+
+    /// The key's pack, opened, or else its folder.
+    fn find(&self, key: &Key) -> Result<Found, Damage> {
+        let pack = self.pack_path(key);
+        Ok(match packed::open(&pack)? {
+            Some(file) => Found::Pack(pack, file),
+            None => Found::Folder(self.entry_dir(key)),
+        })
+    }
+
+    /// A readable entry's metadata and the bytes of its files.
+    fn entry_meta(&self, key: &Key) -> Option<(EntryMeta, u64)> {
+        match self.find(key).ok()? {
+            Found::Pack(path, file) => {
+                let (meta, stamp) = packed::read_meta(key, &file, &path).ok()?;
+                Some((meta, stamp?.bytes))
+            }
+            Found::Folder(dir) => {
+                let (meta, _) = folder::read_meta(key, &dir).ok()?;
+                let bytes = folder::size(&meta, &dir)?;
+                Some((meta, bytes))
+            }
+        }
+    }
+
+    /// Moves `path` (a pack or a folder) out of sight into `.trash/` and deletes it; absent is
+    /// fine.
+    fn discard(&self, path: &Path, label: &str) -> Result<(), StoreError> {
         let aside = self
             .root
             .join(".trash")
             .join(format!("{label}.{}", unique()));
-        match fs::rename(dir, &aside) {
+        match fs::rename(path, &aside) {
             Ok(()) => {
-                let _ = fs::remove_dir_all(&aside);
+                remove_any(&aside);
                 Ok(())
             }
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_error(dir, "move aside", e)),
+            Err(e) => Err(io_error(path, "move aside", e)),
         }
-    }
-
-    /// The entry's tables that `wanted` accepts, read and verified.
-    fn read_entry(
-        &self,
-        key: &Key,
-        dir: &Path,
-        wanted: &dyn Fn(&str) -> bool,
-    ) -> Result<Output, Damage> {
-        let (meta, _) = read_meta(key, dir)?;
-        let mut output = Output::new().with_summary(meta.summary);
-        for t in meta.tables.iter().filter(|t| wanted(&t.name)) {
-            output.tables.insert(t.name.clone(), read_table(dir, t)?);
-        }
-        Ok(output)
     }
 
     /// `get` of the tables `wanted` accepts.
     fn lookup(&self, key: &Key, wanted: &dyn Fn(&str) -> bool) -> Result<Lookup, StoreError> {
-        let dir = self.entry_dir(key);
-        if !dir.exists() {
-            return Ok(Lookup::Missing);
-        }
-        match self.read_entry(key, &dir, wanted) {
+        let (path, read) = match self.find(key) {
+            Err(Damage::Io(e)) => return Err(e),
+            Err(Damage::Corrupt(reason)) => return Ok(Lookup::Corrupt(reason)),
+            Ok(Found::Pack(path, file)) => {
+                let read = packed::read(key, &file, &path, wanted);
+                (path, read)
+            }
+            Ok(Found::Folder(dir)) if !dir.exists() => return Ok(Lookup::Missing),
+            Ok(Found::Folder(dir)) => {
+                let read = folder::read(key, &dir, wanted);
+                (dir, read)
+            }
+        };
+        match read {
             Ok(output) => Ok(Lookup::Present(output)),
             Err(Damage::Io(e)) => Err(e),
             Err(Damage::Corrupt(reason)) => {
-                self.discard(&dir, &format!("{key}.corrupt"))?;
+                self.discard(&path, &format!("{key}.corrupt"))?;
                 Ok(Lookup::Corrupt(reason))
             }
         }
     }
 
-    fn write_entry(&self, key: &Key, output: &Output, dir: &Path) -> Result<(), StoreError> {
-        let mut tables = Vec::new();
-        for (name, table) in &output.tables {
-            let file = format!("{name}.parquet");
-            let (bytes, blake3) = write_table(&dir.join(&file), table, key, name)?;
-            tables.push(TableMeta {
-                name: name.clone(),
-                file,
-                bytes,
-                blake3,
-                rows: table.num_rows() as u64,
-            });
-        }
-        let meta = EntryMeta {
-            format: ENTRY_FORMAT,
-            key: key.hex(),
-            tables,
-            summary: output.summary.clone(),
-        };
-        let path = dir.join(ENTRY_FILE);
-        let text = serde_json::to_vec_pretty(&meta).expect("entry metadata serialises");
-        write_synced(&path, &text)?;
-        sync_dir(dir)
-    }
-
-    /// Renames the finished temporary folder into place; a complete entry already there wins.
+    /// Renames the finished temporary pack into place; a whole entry already there wins, a
+    /// damaged one is replaced, and a damaged old-layout folder of the key is removed.
     fn publish(&self, key: &Key, tmp: &Path) -> Result<(), StoreError> {
-        let target = self.entry_dir(key);
-        let parent = target.parent().expect("entry folders have a parent");
+        let target = self.pack_path(key);
+        let parent = target.parent().expect("packs have a parent folder");
         if !parent.exists() {
             create_dir(parent)?;
             sync_dir(&self.root.join("objects"))?;
         }
-        if let Err(e) = fs::rename(tmp, &target) {
+        if let Err(e) = rename_new(tmp, &target) {
             if self.contains(key) {
                 return Ok(());
             }
-            if !target.exists() {
+            if e.kind() != ErrorKind::AlreadyExists {
                 return Err(io_error(&target, "rename into place", e));
             }
-            // A folder without `_entry.json` is a damaged entry: replace it.
             self.discard(&target, &format!("{key}.damaged"))?;
-            if let Err(e) = fs::rename(tmp, &target) {
+            if let Err(e) = rename_new(tmp, &target) {
                 if !self.contains(key) {
                     return Err(io_error(&target, "rename into place", e));
                 }
             }
         }
-        sync_dir(parent)
+        sync_dir(parent)?;
+        self.discard(&self.entry_dir(key), &format!("{key}.superseded"))
     }
 
     fn health(&self, key: &Key, depth: Depth) -> Result<Health, StoreError> {
@@ -329,10 +335,17 @@ impl ParquetStore {
     /// The entry's health, its summary when it is present, and its index record when it is
     /// also indexable.
     fn examine(&self, key: &Key, depth: Depth) -> Result<(Health, Inspected), StoreError> {
-        let dir = self.entry_dir(key);
-        match inspect(key, &dir, depth) {
+        let inspected = self.find(key).and_then(|found| match found {
+            Found::Pack(path, file) => packed::inspect(key, &file, &path, depth),
+            Found::Folder(dir) => folder::inspect(key, &dir, depth),
+        });
+        match inspected {
             Ok(found) => Ok((Health::Present, found)),
-            Err(Damage::Corrupt(_)) if !dir.exists() => Ok((Health::Absent, Inspected::NONE)),
+            Err(Damage::Corrupt(_))
+                if !self.entry_dir(key).exists() && !self.pack_path(key).exists() =>
+            {
+                Ok((Health::Absent, Inspected::NONE))
+            }
             Err(Damage::Corrupt(reason)) => Ok((Health::Damaged(reason), Inspected::NONE)),
             Err(Damage::Io(e)) => Err(e),
         }
@@ -370,7 +383,7 @@ impl ParquetStore {
         objects: Option<&Objects>,
         summary: bool,
     ) -> (Health, Summary, Update) {
-        let holds = |r: &&Record| objects.is_some_and(|o| r.holds(o, &entry_name(key), ENTRY_FILE));
+        let holds = |r: &&Record| objects.is_some_and(|o| r.holds(o, &entry_name(key)));
         if let Some(record) = known.filter(holds) {
             let summary = if summary {
                 record.summary.clone()
@@ -404,8 +417,8 @@ impl ParquetStore {
         let tmp = self.root.join(".tmp");
         for name in dir_names(&tmp) {
             let path = tmp.join(&name);
-            if let Some(folder) = name.strip_suffix(".lock") {
-                if !tmp.join(folder).exists() {
+            if let Some(pack) = name.strip_suffix(".lock") {
+                if !tmp.join(pack).exists() {
                     if let Ok(Some(_held)) = try_lock(&path) {
                         let _ = fs::remove_file(&path);
                     }
@@ -414,15 +427,15 @@ impl ParquetStore {
             }
             let lock_path = tmp.join(format!("{name}.lock"));
             if !lock_path.exists() {
-                let _ = fs::remove_dir_all(&path);
+                remove_any(&path);
             } else if let Ok(Some(_held)) = try_lock(&lock_path) {
-                let _ = fs::remove_dir_all(&path);
+                remove_any(&path);
                 let _ = fs::remove_file(&lock_path);
             }
         }
         let trash = self.root.join(".trash");
         for name in dir_names(&trash) {
-            let _ = fs::remove_dir_all(trash.join(name));
+            remove_any(&trash.join(name));
         }
         for dir in [".", "_slots", "_failures"] {
             let dir = self.root.join(dir);
@@ -480,6 +493,13 @@ fn dir_names(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Removes a file or a whole folder, best effort.
+fn remove_any(path: &Path) {
+    if fs::remove_file(path).is_err() {
+        let _ = fs::remove_dir_all(path);
+    }
+}
+
 fn older_than(path: &Path) -> bool {
     fs::metadata(path)
         .and_then(|m| m.modified())
@@ -488,95 +508,9 @@ fn older_than(path: &Path) -> bool {
         .is_some_and(|age| age > TEMP_FILE_MAX_AGE)
 }
 
-fn read_or_damage(path: &Path) -> Result<Vec<u8>, Damage> {
-    fs::read(path).map_err(|e| damage(path, "read", e))
-}
-
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-}
-
-/// An entry's `_entry.json`, checked to describe this key's entry, and its size and mtime.
-fn read_meta(key: &Key, dir: &Path) -> Result<(EntryMeta, Option<Stamp>), Damage> {
-    let path = dir.join(ENTRY_FILE);
-    let mut file = File::open(&path).map_err(|e| damage(&path, "open", e))?;
-    let written = file.metadata().ok().as_ref().and_then(Stamp::of);
-    let mut text = Vec::new();
-    file.read_to_end(&mut text)
-        .map_err(|e| damage(&path, "read", e))?;
-    let meta: EntryMeta = serde_json::from_slice(&text)
-        .map_err(|e| Damage::Corrupt(format!("{ENTRY_FILE} is not valid: {e}")))?;
-    if meta.format != ENTRY_FORMAT || meta.key != key.hex() {
-        return Err(Damage::Corrupt(format!(
-            "{ENTRY_FILE} is for format {} key {}, expected format {ENTRY_FORMAT} key {key}",
-            meta.format, meta.key
-        )));
-    }
-    if let Some(t) = meta
-        .tables
-        .iter()
-        .find(|t| check_table_name(&t.name).is_err() || t.file != format!("{}.parquet", t.name))
-    {
-        return Err(Damage::Corrupt(format!(
-            "{ENTRY_FILE} names table `{}` in file `{}`",
-            t.name, t.file
-        )));
-    }
-    Ok((meta, written))
-}
-
-/// Checks an entry's table files against its `_entry.json` without decoding them (see the
-/// module doc for what each depth looks at). A whole entry none of whose table files was
-/// modified after `_entry.json` gives its index record.
-fn inspect(key: &Key, dir: &Path, depth: Depth) -> Result<Inspected, Damage> {
-    let (meta, written) = read_meta(key, dir)?;
-    let mut untouched = written.is_some();
-    for t in &meta.tables {
-        let path = dir.join(&t.file);
-        let stat = fs::metadata(&path).map_err(|e| damage(&path, "stat", e))?;
-        check_size(t, stat.len())?;
-        let touched = match (Stamp::of(&stat), written) {
-            (Some(modified), Some(written)) => modified.modified > written.modified,
-            _ => true,
-        };
-        untouched &= !touched;
-        if depth == Depth::Hash || touched {
-            let mut file = File::open(&path).map_err(|e| damage(&path, "open", e))?;
-            let mut hasher = blake3::Hasher::new();
-            io::copy(&mut file, &mut hasher).map_err(|e| damage(&path, "read", e))?;
-            check_hash(t, &hasher.finalize())?;
-        }
-    }
-    let record = written.filter(|_| untouched).map(|meta_stamp| Record {
-        meta: meta_stamp,
-        tables: meta.tables.into_iter().map(|t| (t.file, t.bytes)).collect(),
-        summary: meta.summary.clone(),
-    });
-    Ok(Inspected {
-        record,
-        summary: meta.summary,
-    })
-}
-
-/// What `inspect` learned of an entry it found present.
-struct Inspected {
-    /// Its index record, when it can vouch for the entry.
-    record: Option<Record>,
-    summary: Summary,
-}
-
-impl Inspected {
-    const NONE: Inspected = Inspected {
-        record: None,
-        summary: Summary::new(),
-    };
-}
-
-/// An entry's folder under `objects/`: `<2 hex>/<64 hex>`.
-fn entry_name(key: &Key) -> String {
-    let hex = key.hex();
-    format!("{}/{hex}", &hex[..2])
 }
 
 /// A missing file is damage to the entry; any other I/O error is not the entry's fault.
@@ -587,85 +521,27 @@ fn damage(path: &Path, op: &'static str, e: io::Error) -> Damage {
     }
 }
 
-fn check_size(t: &TableMeta, bytes: u64) -> Result<(), Damage> {
-    if bytes == t.bytes {
-        return Ok(());
-    }
-    Err(Damage::Corrupt(format!(
-        "{} has {bytes} bytes, expected {}",
-        t.file, t.bytes
-    )))
-}
-
-fn check_hash(t: &TableMeta, hash: &blake3::Hash) -> Result<(), Damage> {
-    if hash.to_hex().as_str() == t.blake3 {
-        return Ok(());
-    }
-    Err(Damage::Corrupt(format!(
-        "{} fails its blake3 check",
-        t.file
-    )))
-}
-
-/// Reads, verifies and decodes one table file of an entry (its name already checked).
-fn read_table(dir: &Path, t: &TableMeta) -> Result<Table, Damage> {
-    let data = read_or_damage(&dir.join(&t.file))?;
-    check_size(t, data.len() as u64)?;
-    check_hash(t, &blake3::hash(&data))?;
+/// Verifies one table's Parquet bytes against its metadata and decodes them.
+fn decode_checked(t: &TableMeta, data: Vec<u8>) -> Result<Table, Damage> {
+    t.check_size(data.len() as u64).map_err(Damage::Corrupt)?;
+    t.check_hash(&blake3::hash(&data))
+        .map_err(Damage::Corrupt)?;
     let table = decode(bytes::Bytes::from(data))
-        .map_err(|e| Damage::Corrupt(format!("{} does not decode: {e}", t.file)))?;
-    if table.num_rows() as u64 != t.rows {
-        return Err(Damage::Corrupt(format!(
-            "{} has {} rows, expected {}",
-            t.file,
-            table.num_rows(),
-            t.rows
-        )));
-    }
+        .map_err(|e| Damage::Corrupt(format!("{} does not decode: {e}", t.label())))?;
+    t.check_rows(table.num_rows()).map_err(Damage::Corrupt)?;
     Ok(table)
 }
 
-/// Encodes `table` into a new synced file; returns its size and blake3 hash.
-fn write_table(
-    path: &Path,
-    table: &Table,
-    key: &Key,
-    name: &str,
-) -> Result<(u64, String), StoreError> {
-    let file = File::create(path).map_err(|e| io_error(path, "create", e))?;
-    let mut out = HashingWriter::new(file);
-    if let Err(e) = encode(table, &mut out) {
-        return Err(match out.take_error() {
-            Some(io) => io_error(path, "write", io),
-            None => StoreError::Encode {
-                key: key.hex(),
-                table: name.to_string(),
-                message: e.to_string(),
-            },
-        });
-    }
-    let (file, bytes, hash) = out.finish();
-    file.sync_all().map_err(|e| io_error(path, "sync", e))?;
-    Ok((bytes, hash))
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-    use std::io::Write;
-    let mut f = File::create(path).map_err(|e| io_error(path, "create", e))?;
-    f.write_all(bytes).map_err(|e| io_error(path, "write", e))?;
-    f.sync_all().map_err(|e| io_error(path, "sync", e))
-}
-
-/// A temporary entry folder and the lock that marks its writer alive; removed on drop unless
-/// it was renamed away.
-struct TempEntry {
-    dir: PathBuf,
+/// A pack being written in `.tmp/` and the lock that marks its writer alive; removed on drop
+/// unless it was renamed away.
+struct TempPack {
+    path: PathBuf,
     lock_path: PathBuf,
     _lock: LockGuard,
 }
 
-impl TempEntry {
-    fn create(root: &Path, key: &Key) -> Result<TempEntry, StoreError> {
+impl TempPack {
+    fn create(root: &Path, key: &Key) -> Result<TempPack, StoreError> {
         let tmp = root.join(".tmp");
         loop {
             let name = format!("{key}.{}", unique());
@@ -673,10 +549,8 @@ impl TempEntry {
             let Some(lock) = lock_new(&lock_path)? else {
                 continue;
             };
-            let dir = tmp.join(name);
-            fs::create_dir(&dir).map_err(|e| io_error(&dir, "create folder", e))?;
-            return Ok(TempEntry {
-                dir,
+            return Ok(TempPack {
+                path: tmp.join(name),
                 lock_path,
                 _lock: lock,
             });
@@ -684,9 +558,9 @@ impl TempEntry {
     }
 }
 
-impl Drop for TempEntry {
+impl Drop for TempPack {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.dir);
+        let _ = fs::remove_file(&self.path);
         let _ = fs::remove_file(&self.lock_path);
     }
 }
@@ -698,7 +572,7 @@ impl Store for ParquetStore {
     }
 
     /// The quick check of many entries: reads the index once, checks each entry through its
-    /// record or its `_entry.json`, and rewrites the index when it learned something (best
+    /// record or its metadata, and rewrites the index when it learned something (best
     /// effort: a cache this process cannot write is still checked).
     fn check_all(&self, keys: &[Key]) -> Vec<Health> {
         self.batch_check(keys, false)
@@ -734,17 +608,15 @@ impl Store for ParquetStore {
                 message,
             })?;
         }
-        let tmp = TempEntry::create(&self.root, key)?;
-        self.write_entry(key, output, &tmp.dir)?;
-        self.publish(key, &tmp.dir)
+        let tmp = TempPack::create(&self.root, key)?;
+        packed::write(&tmp.path, key, output)?;
+        self.publish(key, &tmp.path)
     }
 
     fn entry_info(&self, key: &Key) -> Option<EntryInfo> {
-        let dir = self.entry_dir(key);
-        let (meta, _) = read_meta(key, &dir).ok()?;
-        let own = fs::metadata(dir.join(ENTRY_FILE)).ok()?.len();
+        let (meta, bytes) = self.entry_meta(key)?;
         Some(EntryInfo {
-            bytes: meta.tables.iter().fold(own, |sum, t| sum.saturating_add(t.bytes)),
+            bytes,
             tables: meta.tables.into_iter().map(|t| t.name).collect(),
         })
     }
@@ -757,18 +629,16 @@ impl Store for ParquetStore {
             let prefix = prefix.map_err(|e| io_error(&objects, "list", e))?;
             let prefix_name = prefix.file_name().to_string_lossy().into_owned();
             for name in dir_names(&prefix.path()) {
-                if let Some(key) = Key::from_hex(&name) {
-                    if name.starts_with(&prefix_name) {
-                        keys.push(key);
-                    }
-                }
+                keys.extend(key_of(&prefix_name, &name));
             }
         }
         keys.sort();
+        keys.dedup();
         Ok(keys)
     }
 
     fn remove(&self, key: &Key) -> Result<(), StoreError> {
+        self.discard(&self.pack_path(key), &key.hex())?;
         self.discard(&self.entry_dir(key), &key.hex())
     }
 
@@ -777,18 +647,9 @@ impl Store for ParquetStore {
         Ok(Box::new(guard))
     }
 
-    /// From `_entry.json`: the tables' names, row counts and content hashes, and the summary.
+    /// From the metadata: the tables' names, row counts and content hashes, and the summary.
     fn digest(&self, key: &Key) -> Option<Key> {
-        let (meta, _) = read_meta(key, &self.entry_dir(key)).ok()?;
-        let mut h = blake3::Hasher::new();
-        for t in &meta.tables {
-            for field in [t.name.as_bytes(), t.blake3.as_bytes(), &t.rows.to_le_bytes()] {
-                h.update(&(field.len() as u64).to_le_bytes());
-                h.update(field);
-            }
-        }
-        h.update(&serde_json::to_vec(&meta.summary).expect("a summary serialises"));
-        Some(Key::from_bytes(*h.finalize().as_bytes()))
+        self.entry_meta(key).map(|(meta, _)| meta.digest())
     }
 
     fn action(&self, action: &Key) -> Option<Key> {
