@@ -68,9 +68,13 @@ fn run_with(task: &TaskSpec, keep_unsolved: bool, conditions: usize, inputs: &[O
         key: crate::key::Key::compute("findings", 1, &serde_json::json!({}), &[]),
         cancel: &cancel,
     };
-    let p = serde_json::json!({
-        "task": task, "keep_unsolved": keep_unsolved, "conditions": conditions
-    });
+    let p = Population {
+        of: FindingsParams {
+            task: task.clone(),
+            conditions,
+        },
+        keep_unsolved,
+    };
     Findings
         .run(&ctx, &p, inputs)
         .unwrap()
