@@ -126,6 +126,7 @@ macro_rules! analyses {
             /// Every analysis kind, in the list's order.
             pub const KINDS: &'static [&'static str] = &[$(<$module::$kind as Kind>::NAME),*];
             const TASKS: &'static [Tasks] = &[$(<$module::$kind as AnalysisKind>::TASKS),*];
+            const STAGES: &'static [Stage] = &[$(<$module::$kind as AnalysisKind>::STAGE),*];
 
             pub fn kind(&self) -> &'static str {
                 match self {
@@ -199,8 +200,22 @@ impl Registry {
         let mut r = Registry::empty();
         train::register(&mut r);
         Analysis::register(&mut r);
-        r.add(Findings);
+        r.add(Findings {
+            geometry: Analysis::probe_distances(),
+        });
         r
+    }
+}
+
+impl Analysis {
+    /// The kinds of distances over probe states (the geometry of `findings`), in list order.
+    pub fn probe_distances() -> Vec<&'static str> {
+        Analysis::KINDS
+            .iter()
+            .zip(Analysis::STAGES)
+            .filter(|(_, s)| **s == Stage::Distance)
+            .map(|(k, _)| *k)
+            .collect()
     }
 }
 

@@ -83,6 +83,11 @@ fn a_kind_refuses_parameters_its_check_refuses() {
 }
 
 #[test]
+fn the_geometry_of_findings_is_every_distance_over_probes() {
+    assert_eq!(Analysis::probe_distances(), ["svcca", "cka", "shape", "dsa"]);
+}
+
+#[test]
 fn the_distance_requirement_names_every_distance() {
     let present = Present::of(&[]);
     assert_eq!(

@@ -42,7 +42,6 @@ impl Check for FindingsParams {}
 
 /// The clustering factor of the paper's claim about architecture, newest name first.
 const ARCH_FACTORS: [&str; 2] = ["arch_within_activation", "arch"];
-const GEOMETRY: [&str; 4] = ["svcca", "cka", "shape", "dsa"];
 const TOPOLOGY: [&str; 2] = ["topology_matched", "topology_modal"];
 const ALPHA: f64 = 0.05;
 const MAJORITY: f64 = 0.75;
@@ -50,7 +49,11 @@ const LINE_ATTRACTOR: f64 = 0.05;
 const RESPONSE_FRACTION: f64 = 0.9;
 const FREQUENCY_R: f64 = 0.9;
 
-pub struct Findings;
+pub struct Findings {
+    /// The metrics of the geometry claims (a) and (f): every distance over probe states, in the
+    /// order of `study::Analysis::KINDS` (`svcca`, `cka`, `shape`, `dsa`).
+    pub geometry: Vec<&'static str>,
+}
 
 impl Kind for Findings {
     const NAME: &'static str = "findings";
@@ -77,7 +80,7 @@ impl Kind for Findings {
             }
         }
         let mut rows = Rows::default();
-        geometry_claims(&clustering, &mut rows)?;
+        geometry_claims(&self.geometry, &clustering, &mut rows)?;
         if !nets.is_empty() || matches!(p.of.task, TaskSpec::Flipflop { .. }) {
             match &p.of.task {
                 TaskSpec::Flipflop { bits, .. } => flipflop_claims(*bits, &nets, &mut rows)?,
@@ -165,7 +168,11 @@ fn clustering_of(
     Ok(None)
 }
 
-fn geometry_claims(clustering: &Table, rows: &mut Rows) -> Result<(), TaskError> {
+fn geometry_claims(
+    geometry: &[&str],
+    clustering: &Table,
+    rows: &mut Rows,
+) -> Result<(), TaskError> {
     let metrics = if clustering.num_rows() == 0 {
         Vec::new()
     } else {
@@ -174,7 +181,7 @@ fn geometry_claims(clustering: &Table, rows: &mut Rows) -> Result<(), TaskError>
         m
     };
     let scored = |name: &str| metrics.iter().any(|m| m == name);
-    for metric in GEOMETRY.iter().filter(|m| scored(m)) {
+    for metric in geometry.iter().filter(|m| scored(m)) {
         rows.push(factor_claim(
             clustering,
             metric,
@@ -198,7 +205,7 @@ fn geometry_claims(clustering: &Table, rows: &mut Rows) -> Result<(), TaskError>
             "p ≥ 0.05",
         )?);
     }
-    for metric in GEOMETRY.iter().filter(|m| scored(m)) {
+    for metric in geometry.iter().filter(|m| scored(m)) {
         rows.push(factor_claim(
             clustering,
             metric,

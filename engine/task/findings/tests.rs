@@ -75,7 +75,8 @@ fn run_with(task: &TaskSpec, keep_unsolved: bool, conditions: usize, inputs: &[O
         },
         keep_unsolved,
     };
-    Findings
+    let geometry = vec!["svcca", "cka", "shape", "dsa"];
+    Findings { geometry }
         .run(&ctx, &p, inputs)
         .unwrap()
         .table("findings")
