@@ -259,7 +259,7 @@ fn breakdown(
     });
     let version = |k: &str| Registry::standard().version(k);
     let expand = time5(|| {
-        std::hint::black_box(census::plan::expand(manifest, &version).unwrap());
+        std::hint::black_box(census::study::expand(manifest, &version).unwrap());
     });
     let fresh = time5(|| {
         std::hint::black_box(census::exec::survey(plan, store, Depth::Quick));

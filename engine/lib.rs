@@ -20,6 +20,7 @@ pub mod plan;
 pub mod report;
 pub mod rnn;
 pub mod store;
+pub mod study;
 pub mod table;
 pub mod task;
 

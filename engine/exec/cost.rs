@@ -13,115 +13,64 @@
 //!   (`k² · trials · T · N`) and a decomposition per network (`k · N³`);
 //! - the rest (`select`, `mds`, `clustering`, `topology_distance`, `findings`): `k²` for `k`
 //!   networks.
+//!
+//! Each kind states its own (`Kind::work`, `Kind::class`); a kind whose shapes are unknown
+//! counts `k²`.
 
-use super::memory::{networks, params, Nets};
-use crate::manifest::{FixedPointParams, TopologyParams};
+use super::memory::{Nets, PlanShapes};
 use crate::plan::Plan;
-use crate::task::train::{NetSpec, ProbeParams, SearchTrialParams, TrainParams};
+use crate::task::estimate::pairwise_work;
+use crate::task::Registry;
 use petgraph::graph::NodeIndex;
-
-/// Multiply-adds of one forward step of `net` for one trial.
-fn step(net: &NetSpec) -> f64 {
-    let s = net.shape();
-    (net.arch.blocks() * s.units * (s.units + s.inputs)) as f64
-}
-
-fn training(net: &NetSpec, iterations: usize, batch: usize, val_trials: usize) -> f64 {
-    let t = (net.task.steps() + 1) as f64;
-    let trials = 3.0 * (iterations * batch) as f64 + 2.0 * val_trials as f64;
-    trials * t * step(net)
-}
 
 /// Tasks whose time per unit of work is alike: a training loop is one whether it trains a
 /// network or a search trial; an untrained control is mostly the overhead of a task; every other
 /// kind is its own class.
 pub fn class(plan: &Plan, n: NodeIndex) -> &'static str {
+    class_in(&Registry::standard(), plan, n)
+}
+
+fn class_in(registry: &Registry, plan: &Plan, n: NodeIndex) -> &'static str {
     let node = plan.node(n);
-    let iterations = match node.kind {
-        "train" => params::<TrainParams>(node).map(|p| p.schedule.iterations),
-        "search_trial" => params::<SearchTrialParams>(node).map(|p| p.schedule.iterations),
-        kind => return kind,
-    };
-    match iterations {
-        Some(0) => "untrained",
-        _ => "training",
-    }
+    registry
+        .get(node.kind)
+        .map_or(node.kind, |k| k.class(&node.params))
 }
 
 /// The class and work of every task of a plan, in plan order (on rayon's pool, each network's
 /// parameters parsed once).
 pub fn all(plan: &Plan) -> Vec<(NodeIndex, &'static str, f64)> {
     use rayon::prelude::*;
+    let registry = Registry::standard();
     let nets = Nets::of(plan);
     let nodes: Vec<NodeIndex> = plan.nodes().map(|(n, _)| n).collect();
     nodes
         .into_par_iter()
-        .map(|n| (n, class(plan, n), work_in(plan, n, &nets)))
+        .map(|n| {
+            let class = class_in(&registry, plan, n);
+            (n, class, work_in(&registry, plan, n, &nets))
+        })
         .collect()
 }
 
 /// Estimated multiply-adds of task `n` (at least 1).
 pub fn work(plan: &Plan, n: NodeIndex) -> f64 {
-    work_in(plan, n, &Nets::default())
+    work_in(&Registry::standard(), plan, n, &Nets::default())
 }
 
-fn work_in(plan: &Plan, n: NodeIndex, nets: &Nets) -> f64 {
+fn work_in(registry: &Registry, plan: &Plan, n: NodeIndex, nets: &Nets) -> f64 {
     let node = plan.node(n);
-    let estimate = match node.kind {
-        "train" => params::<TrainParams>(node).map(|p| {
-            let s = &p.schedule;
-            training(&p.net, s.iterations, s.batch, s.val_trials)
-        }),
-        "search_trial" => params::<SearchTrialParams>(node).map(|p| {
-            let s = &p.schedule;
-            training(&p.net, s.iterations, s.batch, s.val_trials)
-        }),
-        "probe" => params::<ProbeParams>(node)
-            .zip(nets.net_of(plan, n))
-            .map(|(p, net)| (p.trials * net.task.steps()) as f64 * step(&net)),
-        "fixed_points" => fixed_points(plan, n, nets),
-        "topology" => topology(plan, n, nets),
-        "svcca" | "cka" | "shape" | "dsa" => geometry(plan, n, nets),
-        _ => None,
+    let shapes = PlanShapes {
+        plan,
+        n,
+        nets,
+        probes: None,
     };
-    estimate
-        .unwrap_or_else(|| (networks(plan, n) as f64).powi(2))
+    registry
+        .get(node.kind)
+        .and_then(|k| k.work(&node.params, &shapes))
+        .unwrap_or_else(|| pairwise_work(&shapes))
         .max(1.0)
-}
-
-fn fixed_points(plan: &Plan, n: NodeIndex, nets: &Nets) -> Option<f64> {
-    #[derive(serde::Deserialize)]
-    struct P {
-        fixed_points: FixedPointParams,
-    }
-    let p = params::<P>(plan.node(n))?;
-    let net = nets.net_of(plan, n)?;
-    let conditions = net.task.conditions(p.fixed_points.conditions).len();
-    let cube = (net.units as f64).powi(3) * (net.arch.blocks() + 1) as f64;
-    Some(20.0 * (conditions * p.fixed_points.inits) as f64 * cube)
-}
-
-fn topology(plan: &Plan, n: NodeIndex, nets: &Nets) -> Option<f64> {
-    #[derive(serde::Deserialize)]
-    struct P {
-        topology: TopologyParams,
-    }
-    let p = params::<P>(plan.node(n))?;
-    let net = nets.net_of(plan, n)?;
-    Some(20.0 * (p.topology.runs * p.topology.max_steps) as f64 * step(&net))
-}
-
-fn geometry(plan: &Plan, n: NodeIndex, nets: &Nets) -> Option<f64> {
-    let probes = plan.deps(n);
-    let first = *probes.first()?;
-    let probe = params::<ProbeParams>(plan.node(first))?;
-    let net = nets.net_of(plan, first)?;
-    let (k, rows, units) = (
-        probes.len() as f64,
-        (probe.trials * net.task.steps()) as f64,
-        net.units as f64,
-    );
-    Some(k * k * rows * units + k * units.powi(3))
 }
 
 #[cfg(test)]

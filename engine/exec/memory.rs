@@ -1,7 +1,8 @@
 //! The memory a task will need, estimated from its shapes before it runs, so that a task that
 //! cannot fit is refused (`ops::bounds`) instead of aborting the process when it allocates.
 //!
-//! Each estimate adds the largest buffers the kind holds at once, in bytes, saturating:
+//! Each kind states its estimate (`Kind::memory`, written with `task::estimate`): the largest
+//! buffers it holds at once, in bytes, saturating:
 //! - `train`, `search_trial`: the BPTT workspaces of the training batch and of the validation
 //!   set (`T·rows·(N·states + GN + K)` f32, `GN = blocks·N`), their inputs and targets, and six
 //!   copies of the weights (weights, gradient, momentum, best, packed, exported);
@@ -9,73 +10,105 @@
 //! - `fixed_points`: the probe states, `inits` candidate states, and eight `N×N` f64 matrices
 //!   (Jacobian, factorisation, eigen-decomposition);
 //! - `topology`: `runs` states and eight `N×N` f64 matrices;
-//! - `svcca`, `cka`, `shape`: every input probe's states, as read (f32) and in f64 twice;
-//! - `topology_distance`, `mds`, `clustering`, `select`: a few `n×n` f64 matrices of their inputs.
+//! - `svcca`, `cka`, `shape`, `dsa`: every input probe's states, as read (f32) and in f64 twice;
+//! - `topology_distance`, `mds`, `clustering`, `select`, `findings`: a few `n×n` f64 matrices
+//!   of their inputs.
 //!
-//! Parameters that do not parse (a kind this module does not know) count as zero. Over a whole
+//! This module gives the kinds their inputs' shapes from the plan ([`PlanShapes`]). Parameters
+//! that do not parse (or a kind the standard registry does not know) count as zero. Over a whole
 //! plan, each network's parameters are parsed once (`Nets`), not once per task that uses it.
 
-use crate::manifest::{FixedPointParams, TopologyParams};
 use crate::plan::{Plan, TaskNode};
-use crate::task::train::{NetSpec, ProbeParams, Schedule, SearchTrialParams, TrainParams};
+use crate::task::estimate::{states, Shapes};
+use crate::task::train::{NetSpec, Probe, ProbeParams, Train, TrainParams};
+use crate::task::{Kind, Registry};
 use petgraph::graph::NodeIndex;
 use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
-const F32: u64 = 4;
-const F64: u64 = 8;
-
 /// The estimate of every node, in plan order (computed on rayon's pool).
 pub fn estimates(plan: &Plan) -> Vec<(NodeIndex, u64)> {
+    let registry = Registry::standard();
     let nets = Nets::of(plan);
     let nodes: Vec<NodeIndex> = plan.nodes().map(|(n, _)| n).collect();
     let probes: HashMap<NodeIndex, u64> = nodes
         .par_iter()
-        .filter(|&&n| plan.node(n).kind == "probe")
+        .filter(|&&n| plan.node(n).kind == Probe::NAME)
         .map(|&n| (n, probe_states(plan, n, &nets)))
         .collect();
-    let probe = |p: NodeIndex| probes.get(&p).copied().unwrap_or(0);
     nodes
         .par_iter()
-        .map(|&n| (n, estimate_in(plan, n, &nets, &probe)))
+        .map(|&n| {
+            let shapes = PlanShapes {
+                plan,
+                n,
+                nets: &nets,
+                probes: Some(&probes),
+            };
+            (n, memory_of(&registry, &shapes))
+        })
         .collect()
 }
 
 /// Estimated peak bytes of task `n`.
 pub fn estimate(plan: &Plan, n: NodeIndex) -> u64 {
     let nets = Nets::default();
-    estimate_in(plan, n, &nets, &|p| probe_states(plan, p, &nets))
+    let shapes = PlanShapes {
+        plan,
+        n,
+        nets: &nets,
+        probes: None,
+    };
+    memory_of(&Registry::standard(), &shapes)
 }
 
-/// `estimate`, with the networks and each probe's states (`probe`) looked up.
-fn estimate_in(plan: &Plan, n: NodeIndex, nets: &Nets, probe: &dyn Fn(NodeIndex) -> u64) -> u64 {
-    let node = plan.node(n);
-    match node.kind {
-        "train" => params::<TrainParams>(node).map_or(0, |p| training(&p.net, &p.schedule)),
-        "search_trial" => {
-            params::<SearchTrialParams>(node).map_or(0, |p| training(&p.net, &p.schedule))
-        }
-        "probe" => mul(&[3, probe(n)]),
-        "fixed_points" => fixed_points(plan, n, nets).unwrap_or(0),
-        "topology" => topology(plan, n, nets).unwrap_or(0),
-        "svcca" | "cka" | "shape" | "dsa" => plan.deps(n).into_iter().fold(0u64, |sum, p| {
-            sum.saturating_add(mul(&[(F32 + 2 * F64) / F32, probe(p)]))
-        }),
-        _ => mul(&[8 * F64, networks(plan, n), networks(plan, n)]),
-    }
+fn memory_of(registry: &Registry, s: &PlanShapes) -> u64 {
+    let node = s.plan.node(s.n);
+    registry
+        .get(node.kind)
+        .map_or(0, |k| k.memory(&node.params, s))
 }
 
 pub(super) fn params<P: DeserializeOwned>(node: &TaskNode) -> Option<P> {
     P::deserialize(&*node.params).ok()
 }
 
-fn mul(factors: &[u64]) -> u64 {
-    factors.iter().fold(1u64, |p, &f| p.saturating_mul(f))
+/// Task `n`'s inputs as the plan knows them, for its kind's estimates.
+pub(super) struct PlanShapes<'a> {
+    pub plan: &'a Plan,
+    pub n: NodeIndex,
+    pub nets: &'a Nets,
+    /// The states of every probe, computed beforehand; `None`: computed on each lookup.
+    pub probes: Option<&'a HashMap<NodeIndex, u64>>,
 }
 
-fn add(terms: &[u64]) -> u64 {
-    terms.iter().fold(0u64, |s, &t| s.saturating_add(t))
+impl Shapes for PlanShapes<'_> {
+    fn net(&self) -> Option<NetSpec> {
+        self.nets.net_of(self.plan, self.n)
+    }
+    fn probe_states(&self) -> Vec<u64> {
+        let of = |p: NodeIndex| match self.probes {
+            Some(m) => m.get(&p).copied().unwrap_or(0),
+            None => probe_states(self.plan, p, self.nets),
+        };
+        self.plan.deps(self.n).into_iter().map(of).collect()
+    }
+    fn first_probe(&self) -> Option<(ProbeParams, NetSpec)> {
+        let first = *self.plan.deps(self.n).first()?;
+        let probe = params::<ProbeParams>(self.plan.node(first))?;
+        Some((probe, self.nets.net_of(self.plan, first)?))
+    }
+    fn inputs(&self) -> usize {
+        self.plan.deps(self.n).len()
+    }
+    fn networks(&self) -> u64 {
+        let deps = self.plan.deps(self.n);
+        match deps.as_slice() {
+            [one] => self.plan.deps(*one).len().max(1) as u64,
+            many => many.len() as u64,
+        }
+    }
 }
 
 /// The network of each `train` task of a plan, parsed once; an empty `Nets` parses on every
@@ -87,7 +120,7 @@ impl Nets {
     pub fn of(plan: &Plan) -> Nets {
         let train: Vec<NodeIndex> = plan
             .nodes()
-            .filter(|(_, node)| node.kind == "train")
+            .filter(|(_, node)| node.kind == Train::NAME)
             .map(|(n, _)| n)
             .collect();
         Nets(
@@ -102,76 +135,14 @@ impl Nets {
     pub fn net_of(&self, plan: &Plan, n: NodeIndex) -> Option<NetSpec> {
         let first = *plan.deps(n).first()?;
         let node = plan.node(first);
-        match node.kind {
-            "train" => match self.0.get(&first) {
-                Some(net) => Some(net.clone()),
-                None => params::<TrainParams>(node).map(|p| p.net),
-            },
-            _ => self.net_of(plan, first),
+        if node.kind != Train::NAME {
+            return self.net_of(plan, first);
+        }
+        match self.0.get(&first) {
+            Some(net) => Some(net.clone()),
+            None => params::<TrainParams>(node).map(|p| p.net),
         }
     }
-}
-
-fn weights(net: &NetSpec) -> u64 {
-    let s = net.shape();
-    let (n, m, k) = (s.units as u64, s.inputs as u64, s.outputs as u64);
-    let gn = mul(&[net.arch.blocks() as u64, n]);
-    mul(&[
-        F32,
-        add(&[mul(&[n, gn]), mul(&[m, gn]), gn, mul(&[n, k]), k]),
-    ])
-}
-
-/// f32 states of `trials` trials through the network.
-fn states(net: &NetSpec, trials: usize) -> u64 {
-    mul(&[
-        F32,
-        trials as u64,
-        net.task.steps() as u64,
-        net.units as u64,
-    ])
-}
-
-fn training(net: &NetSpec, schedule: &Schedule) -> u64 {
-    let s = net.shape();
-    let (n, m, k) = (s.units as u64, s.inputs as u64, s.outputs as u64);
-    let gn = mul(&[net.arch.blocks() as u64, n]);
-    let t = net.task.steps() as u64 + 1;
-    let per_row = add(&[mul(&[n, 4]), gn, k, m, k]);
-    let rows = add(&[schedule.batch as u64, schedule.val_trials as u64]);
-    add(&[mul(&[F32, t, rows, per_row]), mul(&[6, weights(net)])])
-}
-
-fn square(n: u64) -> u64 {
-    mul(&[8 * F64, n, n])
-}
-
-fn fixed_points(plan: &Plan, n: NodeIndex, nets: &Nets) -> Option<u64> {
-    #[derive(serde::Deserialize)]
-    struct P {
-        probe: ProbeParams,
-        fixed_points: FixedPointParams,
-    }
-    let p = params::<P>(plan.node(n))?;
-    let net = nets.net_of(plan, n)?;
-    let inits = mul(&[4 * F64, p.fixed_points.inits as u64, net.units as u64]);
-    Some(add(&[
-        states(&net, p.probe.trials),
-        inits,
-        square(net.units as u64),
-        weights(&net),
-    ]))
-}
-
-fn topology(plan: &Plan, n: NodeIndex, nets: &Nets) -> Option<u64> {
-    #[derive(serde::Deserialize)]
-    struct P {
-        topology: TopologyParams,
-    }
-    let p = params::<P>(plan.node(n))?;
-    let net = nets.net_of(plan, n)?;
-    let runs = mul(&[4 * F64, p.topology.runs as u64, net.units as u64]);
-    Some(add(&[runs, square(net.units as u64), weights(&net)]))
 }
 
 /// The states of probe task `p`, or 0 when it is not a probe.
@@ -179,15 +150,6 @@ fn probe_states(plan: &Plan, p: NodeIndex, nets: &Nets) -> u64 {
     match (params::<ProbeParams>(plan.node(p)), nets.net_of(plan, p)) {
         (Some(probe), Some(net)) => states(&net, probe.trials),
         _ => 0,
-    }
-}
-
-/// How many networks a study-level task compares: its inputs, or its input's inputs.
-pub(super) fn networks(plan: &Plan, n: NodeIndex) -> u64 {
-    let deps = plan.deps(n);
-    match deps.as_slice() {
-        [one] => plan.deps(*one).len().max(1) as u64,
-        many => many.len() as u64,
     }
 }
 

@@ -1,7 +1,7 @@
 //! From the raw manifest to the checked one: every value in range, every grid non-empty, every
 //! reference resolvable. After this, nothing downstream validates input again.
 
-use super::analysis::{Analysis, SvccaKeep};
+use crate::study::{Analysis, Present};
 use super::document::{self, ReadStudy};
 use super::error::{ManifestError, Source};
 use super::raw::{RawExclude, RawStudy};
@@ -374,109 +374,20 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            let problem: Option<(&str, String)> = match a.get_ref() {
-                Analysis::Svcca(p) if !(p.variance > 0.0 && p.variance <= 1.0) => {
-                    Some(("variance", format!("must be in (0, 1], got {}", p.variance)))
-                }
-                Analysis::Svcca(p) if p.components == Some(0) => {
-                    Some(("components", "must be at least 1".into()))
-                }
-                Analysis::Svcca(p) if p.components.is_some() && p.keep == SvccaKeep::PerNetwork => {
-                    Some((
-                        "components",
-                        "applies to `keep = \"study\"` only; remove it or drop `keep = \"per_network\"`"
-                            .into(),
-                    ))
-                }
-                Analysis::Cka { tol, .. } | Analysis::Shape { tol, .. }
-                    if !(0.0..1.0).contains(tol) =>
-                {
-                    Some(("tol", format!("must be in [0, 1), got {tol}")))
-                }
-                Analysis::Cka { sketch: Some(m), .. } | Analysis::Shape { sketch: Some(m), .. }
-                    if !(2..=1 << 20).contains(m) =>
-                {
-                    Some(("sketch", format!("must be in [2, 1048576], got {m}")))
-                }
-                Analysis::Dsa(p) => p.check(),
-                Analysis::FixedPoints(p) if p.inits == 0 => {
-                    Some(("inits", "must be at least 1".into()))
-                }
-                Analysis::FixedPoints(p) if !(p.noise >= 0.0 && p.noise.is_finite()) => {
-                    Some(("noise", format!("must be >= 0, got {}", p.noise)))
-                }
-                Analysis::FixedPoints(p) if not_positive(p.tol_q) => {
-                    Some(("tol_q", format!("must be > 0, got {}", p.tol_q)))
-                }
-                Analysis::FixedPoints(p) if not_positive(p.tol_unique) => {
-                    Some(("tol_unique", format!("must be > 0, got {}", p.tol_unique)))
-                }
-                Analysis::FixedPoints(p) if not_positive(p.outlier) => {
-                    Some(("outlier", format!("must be > 0, got {}", p.outlier)))
-                }
-                Analysis::FixedPoints(p) if p.conditions == 0 => {
-                    Some(("conditions", "must be at least 1".into()))
-                }
-                Analysis::FixedPoints(p) if p.max_iter == 0 => {
-                    Some(("max_iter", "must be at least 1".into()))
-                }
-                Analysis::Topology(p) if p.runs == 0 => Some(("runs", "must be at least 1".into())),
-                Analysis::Topology(p) if p.max_steps == 0 => {
-                    Some(("max_steps", "must be at least 1".into()))
-                }
-                Analysis::Topology(p) if p.neighbours == 0 => {
-                    Some(("neighbours", "must be at least 1".into()))
-                }
-                Analysis::Topology(p) if !(p.eps > 0.0 && p.eps.is_finite()) => {
-                    Some(("eps", format!("must be > 0, got {}", p.eps)))
-                }
-                Analysis::Mds(p) if p.max_iter == 0 => {
-                    Some(("max_iter", "must be at least 1".into()))
-                }
-                Analysis::Mds(p) if not_positive(p.eps) => {
-                    Some(("eps", format!("must be > 0, got {}", p.eps)))
-                }
-                Analysis::Clustering(p) if p.permutations == 0 => {
-                    Some(("permutations", "must be at least 1".into()))
-                }
-                _ => None,
-            };
+            let problem = a.get_ref().check();
             if let Some((param, m)) = problem {
                 self.err(a.span(), &format!("{field}.{param}"), m);
             }
             out.push(a.get_ref().clone());
         }
-        let has = |k: &str| out.iter().any(|a| a.kind() == k);
-        let distances = ["svcca", "cka", "shape", "dsa", "topology"].iter().any(|k| has(k));
+        let present = Present::of(&out);
         for (j, a) in raw.iter().enumerate() {
-            let field = format!("study[{i}].analysis[{j}]");
-            match a.get_ref().kind() {
-                "topology" if !has("fixed_points") => {
-                    self.err(
-                        a.span(),
-                        &field,
-                        "`topology` needs a `fixed_points` analysis in the same study",
-                    );
-                }
-                k @ ("mds" | "clustering") if !distances => {
-                    self.err(
-                        a.span(),
-                        &field,
-                        format!(
-                            "`{k}` needs a distance: add `svcca`, `cka`, `shape`, `dsa` or `topology`"
-                        ),
-                    );
-                }
-                _ => {}
+            if let Some(m) = a.get_ref().requires(&present) {
+                self.err(a.span(), &format!("study[{i}].analysis[{j}]"), m);
             }
         }
         out
     }
-}
-
-/// `x ≤ 0` or NaN: a tolerance that is not a positive number.
-fn not_positive(x: f64) -> bool {
-    x.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
 }
 
 fn excludes(e: &RawExclude, c: &Config) -> bool {

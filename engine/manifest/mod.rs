@@ -7,7 +7,6 @@
 //! collecting all structural errors and `suggest` offering the nearest known name) → `check`
 //! (ranges, non-empty grids, references between analyses).
 
-pub mod analysis;
 mod check;
 mod de;
 mod document;
@@ -19,10 +18,7 @@ mod raw;
 mod recover;
 mod suggest;
 
-pub use analysis::{
-    Analysis, ClusteringParams, FixedPointParams, MdsMethod, MdsParams, SvccaKeep, SvccaParams,
-    TopologyParams,
-};
+pub use crate::study::Analysis;
 pub use check::{parse, Config, Manifest, Probe, Search, Study, Train};
 pub use error::{ManifestError, Source, SHOWN};
 pub use file::MAX_BYTES;

@@ -1,7 +1,7 @@
 //! The manifest as written: serde types that mirror the TOML, with spans where a later check
 //! must point at a value. Nothing here is trusted; `check` turns it into a `Manifest`.
 
-use super::analysis::Analysis;
+use crate::study::Analysis;
 use super::lists::{FloatList, IntList, Seeds};
 use crate::rnn::{Activation, Arch, TaskSpec};
 use serde::Deserialize;

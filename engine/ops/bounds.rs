@@ -7,6 +7,7 @@
 
 use crate::exec::memory;
 use crate::manifest::{Analysis, Manifest, Study};
+use crate::study::Tasks;
 use crate::plan::{MemoryExcess, Plan, PlanError};
 
 pub const DEFAULT_MAX_TASKS: u64 = 1_000_000;
@@ -69,26 +70,15 @@ fn count_study(s: &Study) -> u128 {
     let configs = s.configs.len() as u128;
     let networks = configs * s.seeds.len() as u128 * (1 + u128::from(s.train.untrained));
     let search = s.search.as_ref().map_or(0, |x| configs * (x.trials as u128 + 1));
-    let has = |f: fn(&Analysis) -> bool| s.analyses.iter().any(f);
-    let geometry = s
-        .analyses
-        .iter()
-        .filter(|a| {
-            matches!(
-                a,
-                Analysis::Svcca(_) | Analysis::Cka { .. } | Analysis::Shape { .. } | Analysis::Dsa(_)
-            )
-        })
-        .count() as u128;
-    let fixed = has(|a| matches!(a, Analysis::FixedPoints(_)));
-    let topology = fixed && has(|a| matches!(a, Analysis::Topology(_)));
-    let distances = geometry + if topology { 2 } else { 0 };
-    let summaries = u128::from(has(|a| matches!(a, Analysis::Mds(_))))
-        + u128::from(has(|a| matches!(a, Analysis::Clustering(_))));
-    let per_network = 2 + u128::from(fixed) + u128::from(topology);
-    let clustered = has(|a| matches!(a, Analysis::Clustering(_))) && distances > 0;
-    let findings = u128::from(clustered || fixed);
-    search + networks * per_network + distances * (1 + summaries) + findings
+    let tasks: Vec<Tasks> = s.analyses.iter().map(Analysis::tasks).collect();
+    let sum = |f: fn(&Tasks) -> u128| tasks.iter().map(f).sum::<u128>();
+    let distances = sum(|t| t.distances);
+    let per_network = 2 + sum(|t| t.per_network);
+    let per_distance = sum(|t| t.per_distance);
+    let findings = tasks.iter().any(|t| {
+        t.findings && (t.per_network > 0 && networks > 0 || t.per_distance > 0 && distances > 0)
+    });
+    search + networks * per_network + distances * (1 + per_distance) + u128::from(findings)
 }
 
 /// Refuses a manifest that plans more than `limit` tasks.

@@ -8,6 +8,7 @@
 //! checks the graph is acyclic and fixes a topological order. The executor only sees a `Plan`.
 
 use crate::key::{canonical_json, params_hash, Key};
+use crate::task::{encode, Kind};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use rayon::prelude::*;
@@ -75,6 +76,21 @@ pub struct Keyed {
     pub key: Key,
 }
 
+impl Keyed {
+    /// A task of kind `K` (at the registry's `version` of it) after the tasks keyed `deps`.
+    pub fn of<K: Kind>(version: u32, label: String, p: &K::Params, deps: &[Key]) -> Keyed {
+        let params = encode(p);
+        let key = Key::compute(K::NAME, version, &params, deps);
+        Keyed {
+            kind: K::NAME,
+            version,
+            label,
+            params: Arc::new(params),
+            key,
+        }
+    }
+}
+
 pub struct PlanBuilder<'a> {
     graph: DiGraph<TaskNode, ()>,
     by_key: HashMap<Key, NodeIndex>,
@@ -91,7 +107,30 @@ impl<'a> PlanBuilder<'a> {
         }
     }
 
-    /// Adds a task after its dependencies; returns the existing node when the key is known.
+    /// Adds a task of kind `K` after its dependencies: the kind's name and parameter type
+    /// come from `K`; returns the existing node when the key is known.
+    pub fn task<K: Kind>(
+        &mut self,
+        study: &str,
+        label: String,
+        p: &K::Params,
+        deps: &[NodeIndex],
+    ) -> Result<NodeIndex, PlanError> {
+        self.add(study, K::NAME, label, encode(p), deps)
+    }
+
+    /// One task of kind `K` per item, all with the parameters `p` (`add_each`).
+    pub fn each<K: Kind>(
+        &mut self,
+        study: &str,
+        p: &K::Params,
+        items: Vec<(String, Vec<NodeIndex>)>,
+    ) -> Result<Vec<NodeIndex>, PlanError> {
+        self.add_each(study, K::NAME, encode(p), items)
+    }
+
+    /// Adds a task by kind name and parameters as JSON (a kind known only to a test's
+    /// registry); planners use the typed [`PlanBuilder::task`].
     pub fn add(
         &mut self,
         study: &str,

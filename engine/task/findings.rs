@@ -22,29 +22,26 @@
 //! A claim whose inputs are missing or too few (no clustering of that metric, no solved network)
 //! is a row with the verdict `not assessed` and the reason.
 
+use super::estimate::{pairwise_bytes, pairwise_work, Shapes};
 use super::network::NetworkRow;
-use super::{params, Context, Registry, TaskError, TaskKind};
+use super::{Check, Context, Kind, Population, TaskError};
 use crate::rnn::{Arch, TaskSpec};
 use crate::table::{Column, Output, Table};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub fn register(r: &mut Registry) {
-    r.register(Box::new(Findings));
-}
-
-#[derive(serde::Deserialize)]
-struct FindingsParams {
-    task: TaskSpec,
-    #[serde(default)]
-    keep_unsolved: bool,
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FindingsParams {
+    pub task: TaskSpec,
     /// Sine: how many commands the fixed points were found for (`fixed_points.conditions`).
     #[serde(default)]
-    conditions: usize,
+    pub conditions: usize,
 }
+
+impl Check for FindingsParams {}
 
 /// The clustering factor of the paper's claim about architecture, newest name first.
 const ARCH_FACTORS: [&str; 2] = ["arch_within_activation", "arch"];
-const GEOMETRY: [&str; 4] = ["svcca", "cka", "shape", "dsa"];
 const TOPOLOGY: [&str; 2] = ["topology_matched", "topology_modal"];
 const ALPHA: f64 = 0.05;
 const MAJORITY: f64 = 0.75;
@@ -52,22 +49,24 @@ const LINE_ATTRACTOR: f64 = 0.05;
 const RESPONSE_FRACTION: f64 = 0.9;
 const FREQUENCY_R: f64 = 0.9;
 
-struct Findings;
+pub struct Findings {
+    /// The metrics of the geometry claims (a) and (f): every distance over probe states, in the
+    /// order of `study::Analysis::KINDS` (`svcca`, `cka`, `shape`, `dsa`).
+    pub geometry: Vec<&'static str>,
+}
 
-impl TaskKind for Findings {
-    fn name(&self) -> &'static str {
-        "findings"
+impl Kind for Findings {
+    const NAME: &'static str = "findings";
+    const VERSION: u32 = 1;
+    type Params = Population<FindingsParams>;
+
+    fn memory(&self, _: &Self::Params, inputs: &dyn Shapes) -> u64 {
+        pairwise_bytes(inputs)
     }
-    fn version(&self) -> u32 {
-        1
+    fn work(&self, _: &Self::Params, inputs: &dyn Shapes) -> Option<f64> {
+        Some(pairwise_work(inputs))
     }
-    fn run(
-        &self,
-        _: &Context,
-        p: &serde_json::Value,
-        inputs: &[Output],
-    ) -> Result<Output, TaskError> {
-        let p: FindingsParams = params(p)?;
+    fn run(&self, _: &Context, p: &Self::Params, inputs: &[Output]) -> Result<Output, TaskError> {
         let mut clustering = Table::new();
         let mut nets = Vec::new();
         for out in inputs {
@@ -81,13 +80,13 @@ impl TaskKind for Findings {
             }
         }
         let mut rows = Rows::default();
-        geometry_claims(&clustering, &mut rows)?;
-        if !nets.is_empty() || matches!(p.task, TaskSpec::Flipflop { .. }) {
-            match &p.task {
+        geometry_claims(&self.geometry, &clustering, &mut rows)?;
+        if !nets.is_empty() || matches!(p.of.task, TaskSpec::Flipflop { .. }) {
+            match &p.of.task {
                 TaskSpec::Flipflop { bits, .. } => flipflop_claims(*bits, &nets, &mut rows)?,
                 TaskSpec::Sine { .. } => {
                     let commands: Vec<f64> =
-                        p.task.conditions(p.conditions).into_iter().map(|c| c.0).collect();
+                        p.of.task.conditions(p.of.conditions).into_iter().map(|c| c.0).collect();
                     sine_claims(&commands, &nets, &mut rows)?
                 }
                 TaskSpec::Cdi { .. } => cdi_claims(&nets, &mut rows)?,
@@ -169,7 +168,11 @@ fn clustering_of(
     Ok(None)
 }
 
-fn geometry_claims(clustering: &Table, rows: &mut Rows) -> Result<(), TaskError> {
+fn geometry_claims(
+    geometry: &[&str],
+    clustering: &Table,
+    rows: &mut Rows,
+) -> Result<(), TaskError> {
     let metrics = if clustering.num_rows() == 0 {
         Vec::new()
     } else {
@@ -178,7 +181,7 @@ fn geometry_claims(clustering: &Table, rows: &mut Rows) -> Result<(), TaskError>
         m
     };
     let scored = |name: &str| metrics.iter().any(|m| m == name);
-    for metric in GEOMETRY.iter().filter(|m| scored(m)) {
+    for metric in geometry.iter().filter(|m| scored(m)) {
         rows.push(factor_claim(
             clustering,
             metric,
@@ -202,7 +205,7 @@ fn geometry_claims(clustering: &Table, rows: &mut Rows) -> Result<(), TaskError>
             "p ≥ 0.05",
         )?);
     }
-    for metric in GEOMETRY.iter().filter(|m| scored(m)) {
+    for metric in geometry.iter().filter(|m| scored(m)) {
         rows.push(factor_claim(
             clustering,
             metric,

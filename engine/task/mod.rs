@@ -5,21 +5,27 @@
 //! depends on, in the order the planner gave them). It never reads files, the clock or the
 //! environment, so its output is a function of its key. Bump `version` when the numbers a kind
 //! produces change; that reruns it and everything downstream.
+//!
+//! Kinds are written against the typed [`Kind`] (`kind`), seen by the registry and the executor
+//! through the object-safe [`TaskKind`] (`Typed<K>`). Here live the kinds that make the
+//! population (`train`) and the study's `findings`, with the helpers analyses share
+//! (`network`, `population`); each analysis's kinds live in its `study` module, and
+//! `Registry::standard` is assembled there.
 
 use crate::key::Key;
 use crate::table::{Output, TableError};
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 
-mod dynamics;
-mod dsa;
-mod findings;
-mod geometry;
+pub mod estimate;
+pub mod findings;
+pub mod kind;
 pub mod network;
-mod summary;
-mod topology;
+pub mod population;
 pub mod train;
 
+pub use estimate::Shapes;
+pub use kind::{encode, Check, Kind, NoParams, Population, Typed};
 pub use network::{NetworkRow, Outcome};
 
 /// What a running task may know besides its parameters and inputs.
@@ -57,6 +63,18 @@ pub trait TaskKind: Send + Sync {
         params: &serde_json::Value,
         inputs: &[Output],
     ) -> Result<Output, TaskError>;
+    /// Peak bytes ([`Kind::memory`]); a kind written as a [`Kind`] always says.
+    fn memory(&self, _params: &serde_json::Value, _inputs: &dyn Shapes) -> u64 {
+        0
+    }
+    /// Multiply-adds ([`Kind::work`]).
+    fn work(&self, _params: &serde_json::Value, _inputs: &dyn Shapes) -> Option<f64> {
+        None
+    }
+    /// The class of tasks whose time per unit of work is alike ([`Kind::class`]).
+    fn class(&self, _params: &serde_json::Value) -> &'static str {
+        self.name()
+    }
 }
 
 /// Every task kind, by name.
@@ -71,20 +89,13 @@ impl Registry {
         }
     }
 
-    /// The kinds census ships.
-    pub fn standard() -> Registry {
-        let mut r = Registry::empty();
-        train::register(&mut r);
-        geometry::register(&mut r);
-        dsa::register(&mut r);
-        dynamics::register(&mut r);
-        summary::register(&mut r);
-        findings::register(&mut r);
-        r
-    }
-
     pub fn register(&mut self, kind: Box<dyn TaskKind>) {
         self.kinds.insert(kind.name(), kind);
+    }
+
+    /// Registers a typed kind.
+    pub fn add<K: Kind>(&mut self, kind: K) {
+        self.register(Box::new(Typed(kind)));
     }
 
     pub fn get(&self, name: &str) -> Option<&dyn TaskKind> {

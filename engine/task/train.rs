@@ -3,8 +3,9 @@
 //! its untrained control at iteration 0) and `probe` (its hidden states on the study's probe
 //! batch, what every geometry metric compares).
 
+use super::estimate::{self, mul, states, training_bytes, training_work, Shapes};
 use super::network::{network_of, weights_table, NetworkRow};
-use super::{derive_seed, params, Context, Registry, TaskError, TaskKind};
+use super::{derive_seed, Check, Context, Kind, NoParams, Registry, TaskError};
 use crate::rnn::{
     self, Activation, Arch, Hyper, Network, SearchSpace, Shape, Status, TaskSpec, TrainOpts,
 };
@@ -12,10 +13,10 @@ use crate::table::{Column, Output, Table};
 use serde::{Deserialize, Serialize};
 
 pub fn register(r: &mut Registry) {
-    r.register(Box::new(SearchTrial));
-    r.register(Box::new(Select));
-    r.register(Box::new(Train));
-    r.register(Box::new(Probe));
+    r.add(SearchTrial);
+    r.add(Select);
+    r.add(Train);
+    r.add(Probe);
 }
 
 /// What a network is, apart from its seed and how it is trained.
@@ -75,17 +76,34 @@ pub struct SearchTrialParams {
     pub trial: usize,
 }
 
-struct SearchTrial;
+impl Check for SearchTrialParams {}
 
-impl TaskKind for SearchTrial {
-    fn name(&self) -> &'static str {
-        "search_trial"
+/// Tasks whose time per unit of work is alike: a training loop is one whether it trains a
+/// network or a search trial; an untrained control is mostly the overhead of a task.
+fn training_class(s: &Schedule) -> &'static str {
+    match s.iterations {
+        0 => "untrained",
+        _ => "training",
     }
-    fn version(&self) -> u32 {
-        2
+}
+
+pub struct SearchTrial;
+
+impl Kind for SearchTrial {
+    const NAME: &'static str = "search_trial";
+    const VERSION: u32 = 2;
+    type Params = SearchTrialParams;
+
+    fn memory(&self, p: &SearchTrialParams, _: &dyn Shapes) -> u64 {
+        training_bytes(&p.net, &p.schedule)
     }
-    fn run(&self, ctx: &Context, p: &serde_json::Value, _: &[Output]) -> Result<Output, TaskError> {
-        let p: SearchTrialParams = params(p)?;
+    fn work(&self, p: &SearchTrialParams, _: &dyn Shapes) -> Option<f64> {
+        Some(training_work(&p.net, &p.schedule))
+    }
+    fn class(&self, p: &SearchTrialParams) -> &'static str {
+        training_class(&p.schedule)
+    }
+    fn run(&self, ctx: &Context, p: &SearchTrialParams, _: &[Output]) -> Result<Output, TaskError> {
         let seed = derive_seed(&("search", p.search_seed, &p.net, p.trial));
         let hyper = rnn::sample_hyper(&p.space, seed);
         let init = Network::init(p.net.shape(), derive_seed(&("search-init", seed)));
@@ -145,21 +163,20 @@ fn rnn_error(e: rnn::RnnError) -> TaskError {
 }
 
 /// Picks the trial with the lowest finite validation loss (ties: the lowest trial index).
-struct Select;
+pub struct Select;
 
-impl TaskKind for Select {
-    fn name(&self) -> &'static str {
-        "select"
+impl Kind for Select {
+    const NAME: &'static str = "select";
+    const VERSION: u32 = 1;
+    type Params = NoParams;
+
+    fn memory(&self, _: &NoParams, inputs: &dyn Shapes) -> u64 {
+        estimate::pairwise_bytes(inputs)
     }
-    fn version(&self) -> u32 {
-        1
+    fn work(&self, _: &NoParams, inputs: &dyn Shapes) -> Option<f64> {
+        Some(estimate::pairwise_work(inputs))
     }
-    fn run(
-        &self,
-        _: &Context,
-        _: &serde_json::Value,
-        inputs: &[Output],
-    ) -> Result<Output, TaskError> {
+    fn run(&self, _: &Context, _: &NoParams, inputs: &[Output]) -> Result<Output, TaskError> {
         let mut best: Option<(f64, usize, &Table)> = None;
         for out in inputs {
             let t = out.table("trial")?;
@@ -192,28 +209,31 @@ pub struct TrainParams {
     pub hyper: Option<Hyper>,
 }
 
-struct Train;
+impl Check for TrainParams {}
 
-impl TaskKind for Train {
-    fn name(&self) -> &'static str {
-        "train"
-    }
+pub struct Train;
+
+impl Kind for Train {
+    const NAME: &'static str = "train";
     /// 3: the `network` row carries the task score and the `solved` verdict; a diverged
     /// network's losses are nulls.
-    fn version(&self) -> u32 {
-        3
-    }
+    const VERSION: u32 = 3;
+    type Params = TrainParams;
+
     /// The `network_id` is the task's key.
     fn names_itself(&self) -> bool {
         true
     }
-    fn run(
-        &self,
-        ctx: &Context,
-        p: &serde_json::Value,
-        inputs: &[Output],
-    ) -> Result<Output, TaskError> {
-        let p: TrainParams = params(p)?;
+    fn memory(&self, p: &TrainParams, _: &dyn Shapes) -> u64 {
+        training_bytes(&p.net, &p.schedule)
+    }
+    fn work(&self, p: &TrainParams, _: &dyn Shapes) -> Option<f64> {
+        Some(training_work(&p.net, &p.schedule))
+    }
+    fn class(&self, p: &TrainParams) -> &'static str {
+        training_class(&p.schedule)
+    }
+    fn run(&self, ctx: &Context, p: &TrainParams, inputs: &[Output]) -> Result<Output, TaskError> {
         let hyper = match (p.hyper, inputs.first()) {
             (Some(h), _) => h,
             (None, Some(sel)) => read_hyper(sel.table("selection")?)?,
@@ -286,24 +306,26 @@ pub struct ProbeParams {
     pub seed: u64,
 }
 
+impl Check for ProbeParams {}
+
 /// Hidden states `h` (LSTM: `h` only) on the study's probe batch; a diverged network gives an
 /// empty table and keeps its `network` row, so analyses can skip it and say so.
-struct Probe;
+pub struct Probe;
 
-impl TaskKind for Probe {
-    fn name(&self) -> &'static str {
-        "probe"
+impl Kind for Probe {
+    const NAME: &'static str = "probe";
+    const VERSION: u32 = 2;
+    type Params = ProbeParams;
+
+    /// Its states three times (trajectory, table, encoded file).
+    fn memory(&self, p: &ProbeParams, inputs: &dyn Shapes) -> u64 {
+        inputs.net().map_or(0, |net| mul(&[3, states(&net, p.trials)]))
     }
-    fn version(&self) -> u32 {
-        2
+    fn work(&self, p: &ProbeParams, inputs: &dyn Shapes) -> Option<f64> {
+        let net = inputs.net()?;
+        Some((p.trials * net.task.steps()) as f64 * estimate::step(&net))
     }
-    fn run(
-        &self,
-        _: &Context,
-        p: &serde_json::Value,
-        inputs: &[Output],
-    ) -> Result<Output, TaskError> {
-        let p: ProbeParams = params(p)?;
+    fn run(&self, _: &Context, p: &ProbeParams, inputs: &[Output]) -> Result<Output, TaskError> {
         let train = inputs
             .first()
             .ok_or_else(|| TaskError::Failed("probe needs its network".into()))?;

@@ -68,10 +68,15 @@ fn run_with(task: &TaskSpec, keep_unsolved: bool, conditions: usize, inputs: &[O
         key: crate::key::Key::compute("findings", 1, &serde_json::json!({}), &[]),
         cancel: &cancel,
     };
-    let p = serde_json::json!({
-        "task": task, "keep_unsolved": keep_unsolved, "conditions": conditions
-    });
-    Findings
+    let p = Population {
+        of: FindingsParams {
+            task: task.clone(),
+            conditions,
+        },
+        keep_unsolved,
+    };
+    let geometry = vec!["svcca", "cka", "shape", "dsa"];
+    Findings { geometry }
         .run(&ctx, &p, inputs)
         .unwrap()
         .table("findings")

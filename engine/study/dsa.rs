@@ -3,43 +3,57 @@
 //! other distances, so MDS and clustering run on it unchanged; diverged (and, unless the study
 //! keeps them, unsolved) networks are left out and listed in `excluded`. A network whose states cannot give an operator (constant states,
 //! fewer steps than the delays need) fails the task with its id.
+//!
+//! Its manifest parameters, defaults and checks are `analysis::dsa::DsaParams`.
 
-use super::geometry::{distance_output, own, probe_matrices, too_few, Population};
-use super::{params, Context, Registry, TaskError, TaskKind};
+use super::{AnalysisKind, Expansion, Stage, Tasks};
 use crate::analysis::dsa::{self, DsaParams, Trajectories};
+use crate::plan::PlanError;
 use crate::table::Output;
+use crate::task::estimate::{distance_bytes, distance_work, Shapes};
+use crate::task::population::{checked_output, probe_matrices, too_few};
+use crate::task::{Check, Context, Kind, NetworkRow, Population, TaskError};
 
-pub fn register(r: &mut Registry) {
-    r.register(Box::new(Dsa));
+impl Check for DsaParams {
+    fn check(&self) -> Option<(&'static str, String)> {
+        DsaParams::check(self)
+    }
 }
 
-struct Dsa;
+#[derive(Default)]
+pub struct Dsa;
 
-impl TaskKind for Dsa {
-    fn name(&self) -> &'static str {
-        "dsa"
+impl AnalysisKind for Dsa {
+    type Manifest = DsaParams;
+    const STAGE: Stage = Stage::Distance;
+    const TASKS: Tasks = Tasks::DISTANCE;
+
+    fn expand(p: &DsaParams, x: &mut Expansion) -> Result<(), PlanError> {
+        x.probe_distance::<Dsa>(&x.population(p.clone()))
     }
-    fn version(&self) -> u32 {
-        3
+}
+
+impl Kind for Dsa {
+    const NAME: &'static str = "dsa";
+    const VERSION: u32 = 3;
+    type Params = Population<DsaParams>;
+
+    fn memory(&self, _: &Self::Params, inputs: &dyn Shapes) -> u64 {
+        distance_bytes(inputs)
     }
-    fn run(
-        &self,
-        _: &Context,
-        p: &serde_json::Value,
-        inputs: &[Output],
-    ) -> Result<Output, TaskError> {
-        let keep_unsolved = params::<Population>(p)?.keep_unsolved;
-        let p: DsaParams = own(p)?;
-        if let Some((field, problem)) = p.check() {
-            return Err(TaskError::Failed(format!("dsa.{field} {problem}")));
-        }
+    fn work(&self, _: &Self::Params, inputs: &dyn Shapes) -> Option<f64> {
+        distance_work(inputs)
+    }
+    fn run(&self, _: &Context, p: &Self::Params, inputs: &[Output]) -> Result<Output, TaskError> {
+        let keep_unsolved = p.keep_unsolved;
+        let p = &p.of;
         let (members, excluded, xs) = probe_matrices(inputs, keep_unsolved)?;
         if members.len() < 2 {
-            return Ok(too_few("dsa", members, excluded));
+            return Ok(too_few(Self::NAME, members, excluded));
         }
-        let usable = inputs.iter().filter(|out| {
-            super::NetworkRow::of(out).is_ok_and(|r| r.usable(keep_unsolved).is_ok())
-        });
+        let usable = inputs
+            .iter()
+            .filter(|out| NetworkRow::of(out).is_ok_and(|r| r.usable(keep_unsolved).is_ok()));
         let trials: Vec<usize> = usable.map(trial_count).collect::<Result<_, _>>()?;
         let trajectories: Vec<Trajectories> = xs
             .iter()
@@ -49,18 +63,13 @@ impl TaskKind for Dsa {
                 trials,
             })
             .collect();
-        let d = dsa::dsa_matrix(&trajectories, &p).map_err(|e| {
+        let d = dsa::dsa_matrix(&trajectories, p).map_err(|e| {
             TaskError::Failed(match e.network() {
                 Some(i) => format!("dsa: {e} (network {i} is {})", members[i].network_id),
                 None => format!("dsa: {e}"),
             })
         })?;
-        if let Some(v) = d.iter().find(|v| !v.is_finite()) {
-            return Err(TaskError::Failed(format!(
-                "dsa produced a non-finite distance ({v})"
-            )));
-        }
-        Ok(distance_output("dsa", &members, &excluded, &d))
+        checked_output(Self::NAME, &members, &excluded, &d)
     }
 }
 

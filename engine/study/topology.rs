@@ -10,48 +10,159 @@
 //! they trace the input-dependent manifold of fixed and slow points, but the paper's rule counts
 //! certified points only.
 
-use super::geometry::{distance_output, too_few};
-use super::network::{network_of, NetworkRow};
-use super::{derive_seed, params, Context, Registry, TaskError, TaskKind};
+//!
+//! This module owns the `topology` analysis: its manifest parameters and their checks, its
+//! expansion (a `topology` task per network after its `fixed_points`, then `topology_distance`
+//! under each rule) and both kinds.
+
+use super::{AnalysisKind, Expansion, Stage, Tasks};
 use crate::analysis::topology::{
     adjacency_distance, graph_distance, knn_adjacency, matched_graph_distance, modal_count,
     transition_graph, Anchor, TransitionOpts,
 };
-use crate::manifest::TopologyParams;
+use crate::plan::PlanError;
 use crate::rnn::TaskSpec;
 use crate::table::{Column, Output, Table};
+use crate::task::estimate::{
+    add, mul, pairwise_bytes, pairwise_work, square, step, weights, Shapes, F64,
+};
+use crate::task::network::{network_of, NetworkRow};
+use crate::task::population::{distance_output, too_few};
+use crate::task::{derive_seed, Check, Context, Kind, Population, Registry, TaskError};
 use ndarray::{Array1, Array2};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
-pub fn register(r: &mut Registry) {
-    r.register(Box::new(Topology));
-    r.register(Box::new(TopologyDistance));
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopologyParams {
+    /// Perturbed runs from each fixed point (flip-flop).
+    #[serde(default = "d_runs")]
+    pub runs: usize,
+    /// Perturbation size relative to `||s*||` (absolute at the origin).
+    #[serde(default = "d_eps")]
+    pub eps: f64,
+    #[serde(default = "d_max_steps")]
+    pub max_steps: usize,
+    /// Nearest neighbours per fixed point in the sine and CDI graphs.
+    #[serde(default = "d_neighbours")]
+    pub neighbours: usize,
+    /// A flip-flop network with more fixed points than this (a continuum of slow points, as in
+    /// an untrained identity-initialised relu network) gets no transition graph: its graph is
+    /// recorded as empty with `computed = false` in `topology_nodes`, and the paper's rule sets
+    /// it aside as a non-modal count.
+    #[serde(default = "d_max_points")]
+    pub max_points: usize,
+    #[serde(default)]
+    pub seed: u64,
 }
 
-#[derive(serde::Deserialize)]
-struct TopologyTaskParams {
-    task: TaskSpec,
-    topology: TopologyParams,
-    tol_unique: f64,
+fn d_runs() -> usize {
+    100
+}
+fn d_eps() -> f64 {
+    0.01
+}
+fn d_max_steps() -> usize {
+    2000
+}
+fn d_neighbours() -> usize {
+    1
+}
+fn d_max_points() -> usize {
+    64
 }
 
-struct Topology;
-
-impl TaskKind for Topology {
-    fn name(&self) -> &'static str {
-        "topology"
+impl Check for TopologyParams {
+    fn check(&self) -> Option<(&'static str, String)> {
+        let at_least_one = |v: usize, f| (v == 0).then(|| (f, "must be at least 1".to_string()));
+        at_least_one(self.runs, "runs")
+            .or_else(|| at_least_one(self.max_steps, "max_steps"))
+            .or_else(|| at_least_one(self.neighbours, "neighbours"))
+            .or_else(|| {
+                (!(self.eps > 0.0 && self.eps.is_finite()))
+                    .then(|| ("eps", format!("must be > 0, got {}", self.eps)))
+            })
     }
+}
+
+/// What a `topology` task reads: the network's task, the analysis' parameters, and the
+/// fixed-point analysis' `tol_unique` (the distance under which two points are one).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopologyTaskParams {
+    pub task: TaskSpec,
+    pub topology: TopologyParams,
+    pub tol_unique: f64,
+}
+
+impl Check for TopologyTaskParams {
+    fn check(&self) -> Option<(&'static str, String)> {
+        self.topology.check()
+    }
+}
+
+#[derive(Default)]
+pub struct Topology;
+
+impl AnalysisKind for Topology {
+    type Manifest = TopologyParams;
+    const STAGE: Stage = Stage::Topology;
+    const TASKS: Tasks = Tasks {
+        per_network: 1,
+        distances: 2,
+        ..Tasks::NONE
+    };
+
+    fn register(r: &mut Registry) {
+        r.add(Topology);
+        r.add(TopologyDistance);
+    }
+
+    fn requires(present: &super::Present) -> Option<String> {
+        (!present.has(super::fixed_points::FixedPoints::NAME))
+            .then(|| "`topology` needs a `fixed_points` analysis in the same study".to_string())
+    }
+
+    /// After `fixed_points` (the manifest's check makes sure there is one).
+    fn expand(p: &TopologyParams, x: &mut Expansion) -> Result<(), PlanError> {
+        let Some((fp, fps)) = x.fixed_points.clone() else {
+            return Ok(());
+        };
+        let params = TopologyTaskParams {
+            task: x.study.task.clone(),
+            topology: p.clone(),
+            tol_unique: fp.tol_unique,
+        };
+        let networks = x.networks.clone();
+        let topos = x.per_network::<Topology>(&params, |i| vec![networks[i], fps[i]])?;
+        for rule in [Rule::Modal, Rule::Matched] {
+            let p = x.population(DistanceParams { rule });
+            let n =
+                x.b.task::<TopologyDistance>(&x.study.name, rule.name().into(), &p, &topos)?;
+            x.distances.push((n, format!("topology_{}", rule.name())));
+        }
+        Ok(())
+    }
+}
+
+impl Kind for Topology {
+    const NAME: &'static str = "topology";
     /// 4: flip-flop transitions among certified points only; `certified` in `topology_nodes`.
-    fn version(&self) -> u32 {
-        4
+    const VERSION: u32 = 4;
+    type Params = TopologyTaskParams;
+
+    /// `runs` states and eight `N×N` f64 matrices.
+    fn memory(&self, p: &Self::Params, inputs: &dyn Shapes) -> u64 {
+        let Some(net) = inputs.net() else { return 0 };
+        let runs = mul(&[4 * F64, p.topology.runs as u64, net.units as u64]);
+        add(&[runs, square(net.units as u64), weights(&net)])
     }
-    fn run(
-        &self,
-        _: &Context,
-        p: &serde_json::Value,
-        inputs: &[Output],
-    ) -> Result<Output, TaskError> {
-        let p: TopologyTaskParams = params(p)?;
+    /// About 20 fixed points, `runs · max_steps` forward steps each.
+    fn work(&self, p: &Self::Params, inputs: &dyn Shapes) -> Option<f64> {
+        let net = inputs.net()?;
+        Some(20.0 * (p.topology.runs * p.topology.max_steps) as f64 * step(&net))
+    }
+    fn run(&self, _: &Context, p: &Self::Params, inputs: &[Output]) -> Result<Output, TaskError> {
         let [train, fixed] = inputs else {
             return Err(TaskError::Failed(
                 "topology needs the network and its fixed points".into(),
@@ -69,7 +180,8 @@ impl TaskKind for Topology {
         let n = conditions.len();
         let roots: Vec<usize> = (0..n).filter(|&i| certified[i]).collect();
         let computed = row.ok()
-            && !(matches!(p.task, TaskSpec::Flipflop { .. }) && roots.len() > p.topology.max_points);
+            && !(matches!(p.task, TaskSpec::Flipflop { .. })
+                && roots.len() > p.topology.max_points);
         let graph = if !computed || n == 0 {
             Array2::zeros((n, n))
         } else {
@@ -165,14 +277,33 @@ fn block_knn(
     a
 }
 
-struct TopologyDistance;
-
-#[derive(serde::Deserialize)]
-struct DistanceParams {
-    rule: String,
-    #[serde(default)]
-    keep_unsolved: bool,
+/// Which networks' graphs are compared: the paper's rule (`modal`: those with the population's
+/// modal count of certified fixed points) or the count-robust one (`matched`: everyone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    Modal,
+    Matched,
 }
+
+impl Rule {
+    fn name(self) -> &'static str {
+        match self {
+            Rule::Modal => "modal",
+            Rule::Matched => "matched",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DistanceParams {
+    pub rule: Rule,
+}
+
+impl Check for DistanceParams {}
+
+#[derive(Default)]
+pub struct TopologyDistance;
 
 /// One network's graph as read back: matrix, readouts as rows, and its count of certified
 /// fixed points. A flip-flop graph keeps only its certified nodes.
@@ -216,22 +347,20 @@ fn read_graph(out: &Output) -> Result<Graph, TaskError> {
     })
 }
 
-impl TaskKind for TopologyDistance {
-    fn name(&self) -> &'static str {
-        "topology_distance"
-    }
+impl Kind for TopologyDistance {
+    const NAME: &'static str = "topology_distance";
     /// 3: the paper's rule counts certified fixed points only.
     /// 4: unsolved trained networks are left out unless the study keeps them.
-    fn version(&self) -> u32 {
-        4
+    const VERSION: u32 = 4;
+    type Params = Population<DistanceParams>;
+
+    fn memory(&self, _: &Self::Params, inputs: &dyn Shapes) -> u64 {
+        pairwise_bytes(inputs)
     }
-    fn run(
-        &self,
-        _: &Context,
-        p: &serde_json::Value,
-        inputs: &[Output],
-    ) -> Result<Output, TaskError> {
-        let p: DistanceParams = params(p)?;
+    fn work(&self, _: &Self::Params, inputs: &dyn Shapes) -> Option<f64> {
+        Some(pairwise_work(inputs))
+    }
+    fn run(&self, _: &Context, p: &Self::Params, inputs: &[Output]) -> Result<Output, TaskError> {
         let mut excluded: Vec<(String, String)> = Vec::new();
         let mut graphs: Vec<Graph> = Vec::new();
         for out in inputs {
@@ -249,7 +378,7 @@ impl TaskKind for TopologyDistance {
         let counts: Vec<usize> = graphs.iter().map(|g| g.count).collect();
         let modal = modal_count(&counts);
         let total = graphs.len();
-        let modal_rule = p.rule == "modal";
+        let modal_rule = p.of.rule == Rule::Modal;
         if modal_rule {
             graphs.retain(|g| {
                 let keep = g.count == modal;
@@ -267,7 +396,11 @@ impl TaskKind for TopologyDistance {
         }
         if graphs.len() < 2 {
             let members = graphs.into_iter().map(|g| g.row).collect();
-            return Ok(too_few(&format!("topology_{}", p.rule), members, excluded));
+            return Ok(too_few(
+                &format!("topology_{}", p.of.rule.name()),
+                members,
+                excluded,
+            ));
         }
         let flipflop = matches!(graphs[0].row.task, TaskSpec::Flipflop { .. });
         let n = graphs.len();
@@ -295,7 +428,7 @@ impl TaskKind for TopologyDistance {
             .collect();
         let d = Array2::from_shape_fn((n, n), |(i, j)| rows[i][j]);
         let members: Vec<NetworkRow> = graphs.into_iter().map(|g| g.row).collect();
-        let metric = format!("topology_{}", p.rule);
+        let metric = format!("topology_{}", p.of.rule.name());
         let summary = Table::new()
             .with("metric", Column::Str(vec![metric.clone()]))
             .with("modal_count", Column::I64(vec![modal as i64]))

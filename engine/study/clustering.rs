@@ -1,78 +1,59 @@
-//! Summaries of a distance matrix: its 2-D embedding (`mds`) and how strongly it clusters by
-//! architecture, activation and training (`clustering`).
+//! `clustering`: how strongly each distance matrix of a study clusters by architecture,
+//! activation and training (SPEC §6, `analysis::cluster`): its manifest parameters, their
+//! checks, its expansion (one task per distance, each an input of `findings`) and its kind.
 
-use super::geometry::read_distance;
-use super::network::NetworkRow;
-use super::{params, Context, Registry, TaskError, TaskKind};
-use crate::analysis::{cluster, mds};
-use crate::manifest::{ClusteringParams, MdsMethod, MdsParams};
+use super::mds::input;
+use super::{AnalysisKind, Expansion, Present, Stage, Tasks};
+use crate::analysis::cluster;
+use crate::plan::PlanError;
 use crate::table::{Column, Output, Table};
+use crate::task::estimate::{pairwise_bytes, pairwise_work, Shapes};
+use crate::task::population::read_distance;
+use crate::task::{Check, Context, Kind, NetworkRow, TaskError};
 use ndarray::Array2;
+use serde::{Deserialize, Serialize};
 
-pub fn register(r: &mut Registry) {
-    r.register(Box::new(Mds));
-    r.register(Box::new(Clustering));
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusteringParams {
+    #[serde(default = "d_permutations")]
+    pub permutations: usize,
+    #[serde(default)]
+    pub seed: u64,
 }
 
-struct Mds;
+fn d_permutations() -> usize {
+    1000
+}
 
-impl TaskKind for Mds {
-    fn name(&self) -> &'static str {
-        "mds"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn run(
-        &self,
-        _: &Context,
-        p: &serde_json::Value,
-        inputs: &[Output],
-    ) -> Result<Output, TaskError> {
-        let p: MdsParams = params(p)?;
-        let (metric, members, d) = read_distance(input(inputs)?)?;
-        if members.len() < 3 {
-            // Too few points to embed: an empty table, not made-up coordinates.
-            return Ok(Output::new().with(
-                "embedding",
-                embedding(&metric, "none", &[], &Array2::zeros((0, 2))),
-            ));
-        }
-        let failed = |e: mds::MdsError| TaskError::Failed(format!("mds of {metric}: {e}"));
-        let classical = mds::classical_mds(d.view(), 2).map_err(failed)?;
-        let (xy, method) = match p.method {
-            MdsMethod::Classical => (classical, "classical"),
-            MdsMethod::Smacof => (
-                mds::smacof(d.view(), classical.view(), p.max_iter, p.eps)
-                    .map_err(failed)?
-                    .0,
-                "smacof",
-            ),
-        };
-        Ok(Output::new().with("embedding", embedding(&metric, method, &members, &xy)))
+impl Check for ClusteringParams {
+    fn check(&self) -> Option<(&'static str, String)> {
+        (self.permutations == 0).then(|| ("permutations", "must be at least 1".into()))
     }
 }
 
-fn embedding(metric: &str, method: &str, members: &[NetworkRow], xy: &Array2<f64>) -> Table {
-    let n = members.len();
-    Table::new()
-        .with("metric", Column::Str(vec![metric.to_string(); n]))
-        .with("method", Column::Str(vec![method.to_string(); n]))
-        .with(
-            "network_id",
-            Column::Str(members.iter().map(|m| m.network_id.clone()).collect()),
-        )
-        .with("x", Column::F64(xy.column(0).to_vec()))
-        .with("y", Column::F64(xy.column(1).to_vec()))
-}
+#[derive(Default)]
+pub struct Clustering;
 
-fn input(inputs: &[Output]) -> Result<&Output, TaskError> {
-    inputs
-        .first()
-        .ok_or_else(|| TaskError::Failed("needs a distance matrix".into()))
-}
+impl AnalysisKind for Clustering {
+    type Manifest = ClusteringParams;
+    const STAGE: Stage = Stage::Summary;
+    const TASKS: Tasks = Tasks {
+        per_distance: 1,
+        findings: true,
+        ..Tasks::NONE
+    };
 
-struct Clustering;
+    fn requires(present: &Present) -> Option<String> {
+        present.needs_distance(Self::NAME)
+    }
+
+    fn expand(p: &ClusteringParams, x: &mut Expansion) -> Result<(), PlanError> {
+        let nodes = x.per_distance::<Clustering>(p)?;
+        x.summaries.extend(nodes);
+        Ok(())
+    }
+}
 
 /// The factors scored (SPEC §6). `arch_within_activation` is the paper's design: architecture
 /// labels among trained networks, permuted only within each activation. The pooled factors
@@ -128,30 +109,30 @@ struct Scored {
     note: String,
 }
 
-impl TaskKind for Clustering {
-    fn name(&self) -> &'static str {
-        "clustering"
-    }
+impl Kind for Clustering {
+    const NAME: &'static str = "clustering";
     /// 2: the paper's stratified design (`arch_within_activation`), pooled factors renamed,
     /// and a factor that cannot be scored is a row with NaN and a `note`, not a failure.
-    fn version(&self) -> u32 {
-        2
+    const VERSION: u32 = 2;
+    type Params = ClusteringParams;
+
+    fn memory(&self, _: &ClusteringParams, inputs: &dyn Shapes) -> u64 {
+        pairwise_bytes(inputs)
+    }
+    fn work(&self, _: &ClusteringParams, inputs: &dyn Shapes) -> Option<f64> {
+        Some(pairwise_work(inputs))
     }
     fn run(
         &self,
         _: &Context,
-        p: &serde_json::Value,
+        p: &ClusteringParams,
         inputs: &[Output],
     ) -> Result<Output, TaskError> {
-        let p: ClusteringParams = params(p)?;
         let (metric, members, d) = read_distance(input(inputs)?)?;
         let mut rows = Vec::new();
         for factor in Factor::ALL {
-            rows.push(score_factor(factor, &members, &d, &p).map_err(|e| {
-                TaskError::Failed(format!(
-                    "clustering of {metric} by {}: {e}",
-                    factor.name()
-                ))
+            rows.push(score_factor(factor, &members, &d, p).map_err(|e| {
+                TaskError::Failed(format!("clustering of {metric} by {}: {e}", factor.name()))
             })?);
         }
         let n = rows.len();
@@ -199,12 +180,17 @@ fn score_factor(
     let strata = dense_labels(values.iter().map(|v| &v.1));
     let n_groups = labels.iter().max().map_or(0, |m| m + 1);
     let sub = Array2::from_shape_fn((idx.len(), idx.len()), |(a, b)| d[[idx[a], idx[b]]]);
-    let (score, p_value, note) =
-        match cluster::stratified_permutation_test(sub.view(), &labels, &strata, p.permutations, p.seed) {
-            Ok((s, pv)) => (s, pv, String::new()),
-            Err(e) if e.is_untestable() => (f64::NAN, f64::NAN, e.to_string()),
-            Err(e) => return Err(e),
-        };
+    let (score, p_value, note) = match cluster::stratified_permutation_test(
+        sub.view(),
+        &labels,
+        &strata,
+        p.permutations,
+        p.seed,
+    ) {
+        Ok((s, pv)) => (s, pv, String::new()),
+        Err(e) if e.is_untestable() => (f64::NAN, f64::NAN, e.to_string()),
+        Err(e) => return Err(e),
+    };
     Ok(Scored {
         score,
         p_value,
@@ -268,7 +254,11 @@ mod tests {
             assert!(!s.note.is_empty(), "{factor:?}");
         }
         let s = score_factor(Factor::ArchPooled, &members, &d, &p).unwrap();
-        assert!(s.note.contains("3 distinct labels among 3 points"), "{}", s.note);
+        assert!(
+            s.note.contains("3 distinct labels among 3 points"),
+            "{}",
+            s.note
+        );
         assert_eq!((s.n_networks, s.n_groups), (3, 3));
     }
 
@@ -281,7 +271,13 @@ mod tests {
             row(Arch::Gru, Activation::Tanh, true),
             row(Arch::Gru, Activation::Tanh, false),
         ];
-        let d = Array2::from_shape_fn((5, 5), |(i, j)| if i == j { 0.0 } else { 1.0 + (i / 2 != j / 2) as u8 as f64 });
+        let d = Array2::from_shape_fn((5, 5), |(i, j)| {
+            if i == j {
+                0.0
+            } else {
+                1.0 + (i / 2 != j / 2) as u8 as f64
+            }
+        });
         let p = ClusteringParams {
             permutations: 19,
             seed: 3,

@@ -1,31 +1,128 @@
-//! Per-network dynamics: `fixed_points` (fixed points per static condition with their
-//! linearisation, plus the sine task's linear frequency and the CDI task's mode ablation) and
-//! `topology` (the graph the fixed points form), then `topology_distance` between networks.
+//! `fixed_points`, per network: fixed points per static condition with their linearisation
+//! (SPEC §5, `analysis::fixed_points`), plus the sine task's linear frequency and the CDI task's
+//! mode ablation. Its manifest parameters, their checks, its expansion (one task per network,
+//! from the study's probe batch) and its kind.
 
-use super::network::{network_of, NetworkRow};
-use super::train::ProbeParams;
-use super::{derive_seed, params, Context, Registry, TaskError, TaskKind};
+use super::{not_positive, AnalysisKind, Expansion, Stage, Tasks};
 use crate::analysis::dynamics::Dynamics;
 use crate::analysis::fixed_points::{find_fixed_points, Certificate, FixedPointOpts};
 use crate::analysis::linearise::{mode_ablation, oscillation_frequency, Linearisation};
-use crate::manifest::FixedPointParams;
+use crate::plan::PlanError;
 use crate::rnn::TaskSpec;
 use crate::table::{Column, Output, Table};
+use crate::task::estimate::{add, mul, square, states, weights, Shapes, F64};
+use crate::task::network::{network_of, NetworkRow};
+use crate::task::train::ProbeParams;
+use crate::task::{derive_seed, Check, Context, Kind, TaskError};
 use ndarray::{Array1, Array2, Axis};
+use serde::{Deserialize, Serialize};
 
-pub fn register(r: &mut Registry) {
-    r.register(Box::new(FixedPoints));
-    super::topology::register(r);
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FixedPointParams {
+    #[serde(default = "d_inits")]
+    pub inits: usize,
+    #[serde(default = "d_noise")]
+    pub noise: f64,
+    #[serde(default = "d_tol_q")]
+    pub tol_q: f64,
+    #[serde(default = "d_tol_unique")]
+    pub tol_unique: f64,
+    #[serde(default = "d_outlier")]
+    pub outlier: f64,
+    #[serde(default = "d_max_iter")]
+    pub max_iter: usize,
+    /// Sine: how many command values on the even grid over [0, 1].
+    #[serde(default = "d_conditions")]
+    pub conditions: usize,
+    #[serde(default)]
+    pub seed: u64,
 }
 
-#[derive(serde::Deserialize)]
-struct FixedPointTaskParams {
-    task: TaskSpec,
-    probe: ProbeParams,
-    fixed_points: FixedPointParams,
+impl Default for FixedPointParams {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults deserialise")
+    }
 }
 
-struct FixedPoints;
+fn d_inits() -> usize {
+    1024
+}
+fn d_noise() -> f64 {
+    0.5
+}
+fn d_tol_q() -> f64 {
+    1e-12
+}
+fn d_tol_unique() -> f64 {
+    1e-3
+}
+fn d_outlier() -> f64 {
+    10.0
+}
+fn d_max_iter() -> usize {
+    100
+}
+fn d_conditions() -> usize {
+    10
+}
+
+impl Check for FixedPointParams {
+    fn check(&self) -> Option<(&'static str, String)> {
+        let at_least_one = |v: usize, f| (v == 0).then(|| (f, "must be at least 1".to_string()));
+        let positive = |v: f64, f| not_positive(v).then(|| (f, format!("must be > 0, got {v}")));
+        at_least_one(self.inits, "inits")
+            .or_else(|| {
+                (!(self.noise >= 0.0 && self.noise.is_finite()))
+                    .then(|| ("noise", format!("must be >= 0, got {}", self.noise)))
+            })
+            .or_else(|| positive(self.tol_q, "tol_q"))
+            .or_else(|| positive(self.tol_unique, "tol_unique"))
+            .or_else(|| positive(self.outlier, "outlier"))
+            .or_else(|| at_least_one(self.conditions, "conditions"))
+            .or_else(|| at_least_one(self.max_iter, "max_iter"))
+    }
+}
+
+/// What a `fixed_points` task reads: the network's task, the probe batch the searches start
+/// from, and the analysis' parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FixedPointTaskParams {
+    pub task: TaskSpec,
+    pub probe: ProbeParams,
+    pub fixed_points: FixedPointParams,
+}
+
+impl Check for FixedPointTaskParams {
+    fn check(&self) -> Option<(&'static str, String)> {
+        self.fixed_points.check()
+    }
+}
+
+#[derive(Default)]
+pub struct FixedPoints;
+
+impl AnalysisKind for FixedPoints {
+    type Manifest = FixedPointParams;
+    const STAGE: Stage = Stage::FixedPoints;
+    const TASKS: Tasks = Tasks {
+        per_network: 1,
+        findings: true,
+        ..Tasks::NONE
+    };
+
+    fn expand(p: &FixedPointParams, x: &mut Expansion) -> Result<(), PlanError> {
+        let params = FixedPointTaskParams {
+            task: x.study.task.clone(),
+            probe: x.probe.clone(),
+            fixed_points: p.clone(),
+        };
+        let networks = x.networks.clone();
+        let nodes = x.per_network::<FixedPoints>(&params, |i| vec![networks[i]])?;
+        x.fixed_points = Some((p.clone(), nodes));
+        Ok(())
+    }
+}
 
 /// Columns of `fixed_points`: condition, index, state, q, n_unstable, readout.
 type FixedPointColumns = (
@@ -72,22 +169,34 @@ fn f32s(a: &Array1<f64>) -> Vec<f32> {
     a.iter().map(|&v| v as f32).collect()
 }
 
-impl TaskKind for FixedPoints {
-    fn name(&self) -> &'static str {
-        "fixed_points"
-    }
+impl Kind for FixedPoints {
+    const NAME: &'static str = "fixed_points";
     /// 4: points refined before merging, and certified (`certified`, `sigma_min`, `bound`,
     /// `continuum` columns).
-    fn version(&self) -> u32 {
-        4
+    const VERSION: u32 = 4;
+    type Params = FixedPointTaskParams;
+
+    /// The probe states, `inits` candidate states, and eight `N×N` f64 matrices (Jacobian,
+    /// factorisation, eigen-decomposition).
+    fn memory(&self, p: &Self::Params, inputs: &dyn Shapes) -> u64 {
+        let Some(net) = inputs.net() else { return 0 };
+        let inits = mul(&[4 * F64, p.fixed_points.inits as u64, net.units as u64]);
+        add(&[
+            states(&net, p.probe.trials),
+            inits,
+            square(net.units as u64),
+            weights(&net),
+        ])
     }
-    fn run(
-        &self,
-        ctx: &Context,
-        p: &serde_json::Value,
-        inputs: &[Output],
-    ) -> Result<Output, TaskError> {
-        let p: FixedPointTaskParams = params(p)?;
+    /// Per condition, `inits` searches of about 20 Newton steps, each a Jacobian
+    /// (`blocks · N³`) and a factorisation (`N³`).
+    fn work(&self, p: &Self::Params, inputs: &dyn Shapes) -> Option<f64> {
+        let net = inputs.net()?;
+        let conditions = net.task.conditions(p.fixed_points.conditions).len();
+        let cube = (net.units as f64).powi(3) * (net.arch.blocks() + 1) as f64;
+        Some(20.0 * (conditions * p.fixed_points.inits) as f64 * cube)
+    }
+    fn run(&self, ctx: &Context, p: &Self::Params, inputs: &[Output]) -> Result<Output, TaskError> {
         let (row, net) = network_of(
             inputs
                 .first()
