@@ -11,7 +11,7 @@ use census::exec::{Depth, Event, Observer};
 use census::ops::bounds::{Limits, MemoryLimit};
 use census::ops::ApplyOptions;
 use census::plan::Key;
-use census::store::{Health, KeyLock, Lookup, ParquetStore, SlotRecord, Store, StoreError};
+use census::store::{Health, KeyLock, Lookup, ParquetStore, SlotId, SlotRecord, Store, StoreError};
 use census::table::{Column, Output, Table};
 use census::task::Registry;
 use rayon::prelude::*;
@@ -69,6 +69,9 @@ impl Store for JsonOnly<'_> {
     }
     fn set_slot(&self, slot: &str, record: &SlotRecord) -> Result<(), StoreError> {
         self.0.set_slot(slot, record)
+    }
+    fn record_use(&self, used: &[(SlotId, Key)]) -> Result<(), StoreError> {
+        self.0.record_use(used)
     }
     fn set_failure(&self, key: &Key, message: Option<&str>) -> Result<(), StoreError> {
         self.0.set_failure(key, message)
