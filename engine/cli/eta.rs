@@ -20,22 +20,28 @@ pub struct Eta {
 }
 
 impl Eta {
-    pub fn new(plan: &Plan, jobs: usize) -> Eta {
-        let work = cost::all(plan)
-            .into_iter()
-            .map(|(n, class, work)| (plan.node(n).key, (class, work)))
-            .collect();
+    pub fn new(jobs: usize) -> Eta {
         Eta {
-            work,
+            work: HashMap::new(),
             pending: HashMap::new(),
             learned: HashMap::new(),
             jobs: jobs.max(1) as f64,
         }
     }
 
-    /// The tasks this run will do.
-    pub fn start(&mut self, pending: &[Key]) {
+    /// The tasks of `plan` this run will do: only their work is estimated (a no-op run of a
+    /// large plan estimates nothing).
+    pub fn start(&mut self, plan: &Plan, pending: &[Key]) {
         self.pending = pending.iter().map(|&k| (k, None)).collect();
+        let nodes: Vec<_> = plan
+            .nodes()
+            .filter(|(_, node)| self.pending.contains_key(&node.key))
+            .map(|(n, _)| n)
+            .collect();
+        self.work = cost::of(plan, &nodes)
+            .into_iter()
+            .map(|(n, class, work)| (plan.node(n).key, (class, work)))
+            .collect();
     }
 
     pub fn started(&mut self, key: Key, now: f64) {
@@ -133,8 +139,8 @@ kind = "cka"
     fn once_each_class_has_finished_a_task_the_estimate_is_exact_for_work_proportional_times() {
         let p = plan();
         let keys: Vec<Key> = p.nodes().map(|(_, n)| n.key).collect();
-        let mut eta = Eta::new(&p, 2);
-        eta.start(&keys);
+        let mut eta = Eta::new(2);
+        eta.start(&p, &keys);
         // A machine where every kind takes its own fixed time per unit of work.
         let per_class = |class: &str| match class {
             "training" => 3e-8,
@@ -165,8 +171,8 @@ kind = "cka"
     fn a_running_task_counts_only_its_expected_time_left() {
         let p = plan();
         let (n, node) = p.nodes().find(|(_, n)| n.kind == "train").unwrap();
-        let mut eta = Eta::new(&p, 1);
-        eta.start(&[node.key]);
+        let mut eta = Eta::new(1);
+        eta.start(&p, &[node.key]);
         let expected = cost::work(&p, n) * PRIOR;
         assert_eq!(eta.remaining(0.0), expected);
         eta.started(node.key, 10.0);

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 /// The last estimate and when it was made, shared with the bar's ticking template.
 type Estimate = Arc<Mutex<(f64, Instant)>>;
 
-pub struct Progress {
+pub struct Progress<'a> {
+    plan: &'a Plan,
     bar: Option<ProgressBar>,
     done: usize,
     total: usize,
@@ -21,14 +22,15 @@ pub struct Progress {
     estimate: Estimate,
 }
 
-impl Progress {
+impl<'a> Progress<'a> {
     /// Progress of a run of `plan` on `jobs` worker threads.
-    pub fn new(plan: &Plan, jobs: usize) -> Progress {
+    pub fn new(plan: &'a Plan, jobs: usize) -> Progress<'a> {
         Progress {
+            plan,
             bar: None,
             done: 0,
             total: 0,
-            eta: Eta::new(plan, jobs),
+            eta: Eta::new(jobs),
             clock: Instant::now(),
             estimate: Arc::new(Mutex::new((0.0, Instant::now()))),
         }
@@ -87,7 +89,7 @@ impl Progress {
     }
 }
 
-impl Observer for Progress {
+impl Observer for Progress<'_> {
     fn event(&mut self, e: Event) {
         match e {
             Event::Start {
@@ -97,7 +99,7 @@ impl Observer for Progress {
                 pending,
             } => {
                 self.total = to_run;
-                self.eta.start(&pending);
+                self.eta.start(self.plan, &pending);
                 let left = self.update();
                 eprintln!(
                     "{total} tasks: {cached} cached, {to_run} to run{}",

@@ -37,16 +37,18 @@ fn class_in(registry: &Registry, plan: &Plan, n: NodeIndex) -> &'static str {
         .map_or(node.kind, |k| k.class(&node.params))
 }
 
-/// The class and work of every task of a plan, in plan order (on rayon's pool, each network's
-/// parameters parsed once).
-pub fn all(plan: &Plan) -> Vec<(NodeIndex, &'static str, f64)> {
+/// The class and work of tasks `nodes` of a plan (on rayon's pool, each network's parameters
+/// parsed once).
+pub fn of(plan: &Plan, nodes: &[NodeIndex]) -> Vec<(NodeIndex, &'static str, f64)> {
     use rayon::prelude::*;
+    if nodes.is_empty() {
+        return Vec::new();
+    }
     let registry = Registry::standard();
     let nets = Nets::of(plan);
-    let nodes: Vec<NodeIndex> = plan.nodes().map(|(n, _)| n).collect();
     nodes
-        .into_par_iter()
-        .map(|n| {
+        .par_iter()
+        .map(|&n| {
             let class = class_in(&registry, plan, n);
             (n, class, work_in(&registry, plan, n, &nets))
         })
