@@ -274,7 +274,7 @@ impl Table {
 }
 
 /// A few short facts about an output, stored beside its tables (in the cache entry's
-/// `_entry.json` and the quick-check index) so commands that need only them (the population
+/// metadata and the quick-check index) so commands that need only them (the population
 /// count after `apply`) read no table.
 pub type Summary = BTreeMap<String, String>;
 
