@@ -76,6 +76,12 @@ pub(super) fn rename_new(from: &Path, to: &Path) -> io::Result<()> {
             other => return other.map_err(io::Error::from),
         }
     }
+    link_new(from, to)
+}
+
+/// `rename_new` where `RENAME_NOREPLACE` is missing: a hard link (which refuses an existing
+/// `to`), then the removal of `from`.
+fn link_new(from: &Path, to: &Path) -> io::Result<()> {
     fs::hard_link(from, to)?;
     let _ = fs::remove_file(from);
     Ok(())
@@ -230,5 +236,33 @@ impl<W: Write> Write for HashingWriter<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush().inspect_err(|e| self.keep(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both ways of `rename_new`: the file moves when `to` is free; otherwise `AlreadyExists`,
+    /// and both files keep their bytes.
+    #[test]
+    fn a_new_name_is_taken_only_when_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let move_new: [fn(&Path, &Path) -> io::Result<()>; 2] = [rename_new, link_new];
+        for (i, move_new) in move_new.into_iter().enumerate() {
+            let (from, to) = (
+                dir.path().join(format!("a{i}")),
+                dir.path().join(format!("b{i}")),
+            );
+            fs::write(&from, b"new").unwrap();
+            move_new(&from, &to).unwrap();
+            assert!(!from.exists());
+            assert_eq!(fs::read(&to).unwrap(), b"new");
+            fs::write(&from, b"late").unwrap();
+            let e = move_new(&from, &to).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+            assert_eq!(fs::read(&to).unwrap(), b"new");
+            assert_eq!(fs::read(&from).unwrap(), b"late");
+        }
     }
 }
