@@ -6,8 +6,13 @@
 //! to `forward` and the block activations on exit (gates σ, candidates φ; block order as in SPEC
 //! parameter order); `backward` turns them into `∂L/∂(pre-activation)` in place. `aux [B, N]` is
 //! `φ(c')` for the LSTM and `r ⊙ h` for the GRU (the input of `W_c`), unused otherwise.
+//!
+//! Both steps run in a copy compiled for AVX2 when the CPU has it, which rounds exactly as the
+//! baseline copy ([`avx2_fma`]): twice the vector width for the activations, the same bits.
 
 use super::float::{dphi, dsigmoid, phi};
+#[cfg(target_arch = "x86_64")]
+use super::gemm::avx2_fma;
 use super::gemm::{gemm, Packed};
 use super::{Activation, Arch, Float, Shape};
 use ndarray::{s, ArrayView2, ArrayViewMut2};
@@ -43,6 +48,45 @@ impl Cell {
     /// One step for `rows` states: `h = F(h_prev, x)` (and `c` for the LSTM), given `a = X·Ut + b`.
     #[allow(clippy::too_many_arguments)]
     pub fn forward<F: Float>(
+        &self,
+        w: &Recurrent<F>,
+        h_prev: &[F],
+        c_prev: &[F],
+        a: &mut [F],
+        h: &mut [F],
+        c: &mut [F],
+        aux: &mut [F],
+        rows: usize,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (just checked), all that `forward_avx2` needs.
+            return unsafe { self.forward_avx2(w, h_prev, c_prev, a, h, c, aux, rows) };
+        }
+        self.forward_body(w, h_prev, c_prev, a, h, c, aux, rows)
+    }
+
+    /// [`Cell::forward`] compiled for AVX2 (see [`avx2_fma`]).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    fn forward_avx2<F: Float>(
+        &self,
+        w: &Recurrent<F>,
+        h_prev: &[F],
+        c_prev: &[F],
+        a: &mut [F],
+        h: &mut [F],
+        c: &mut [F],
+        aux: &mut [F],
+        rows: usize,
+    ) {
+        self.forward_body(w, h_prev, c_prev, a, h, c, aux, rows)
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn forward_body<F: Float>(
         &self,
         w: &Recurrent<F>,
         h_prev: &[F],
@@ -159,6 +203,89 @@ impl Cell {
     /// `tmp [B,N]`: scratch.
     #[allow(clippy::too_many_arguments)]
     pub fn backward<F: Float>(
+        &self,
+        w: &Recurrent<F>,
+        h_prev: &[F],
+        c_prev: &[F],
+        a: &mut [F],
+        aux: &[F],
+        dh: &[F],
+        dc: &mut [F],
+        dh_prev: &mut [F],
+        need_dh_prev: bool,
+        tmp: &mut [F],
+        rows: usize,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA (just checked), all that `backward_avx2` needs.
+            return unsafe {
+                self.backward_avx2(
+                    w,
+                    h_prev,
+                    c_prev,
+                    a,
+                    aux,
+                    dh,
+                    dc,
+                    dh_prev,
+                    need_dh_prev,
+                    tmp,
+                    rows,
+                )
+            };
+        }
+        self.backward_body(
+            w,
+            h_prev,
+            c_prev,
+            a,
+            aux,
+            dh,
+            dc,
+            dh_prev,
+            need_dh_prev,
+            tmp,
+            rows,
+        )
+    }
+
+    /// [`Cell::backward`] compiled for AVX2 (see [`avx2_fma`]).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    fn backward_avx2<F: Float>(
+        &self,
+        w: &Recurrent<F>,
+        h_prev: &[F],
+        c_prev: &[F],
+        a: &mut [F],
+        aux: &[F],
+        dh: &[F],
+        dc: &mut [F],
+        dh_prev: &mut [F],
+        need_dh_prev: bool,
+        tmp: &mut [F],
+        rows: usize,
+    ) {
+        self.backward_body(
+            w,
+            h_prev,
+            c_prev,
+            a,
+            aux,
+            dh,
+            dc,
+            dh_prev,
+            need_dh_prev,
+            tmp,
+            rows,
+        )
+    }
+
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn backward_body<F: Float>(
         &self,
         w: &Recurrent<F>,
         h_prev: &[F],
@@ -338,6 +465,133 @@ pub(crate) fn sparse_product<F: Float>(
             if v != F::zero() {
                 cr.scaled_add(v, &br);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rnn::bptt::tests::all_small;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn random<F: Float>(len: usize, rng: &mut ChaCha8Rng) -> Vec<F> {
+        (0..len)
+            .map(|_| F::from_f64(4.0 * (rng.random::<f64>() - 0.5)))
+            .collect()
+    }
+
+    type Forward<F> =
+        fn(&Cell, &Recurrent<F>, &[F], &[F], &mut [F], &mut [F], &mut [F], &mut [F], usize);
+    type Backward<F> = fn(
+        &Cell,
+        &Recurrent<F>,
+        &[F],
+        &[F],
+        &mut [F],
+        &[F],
+        &[F],
+        &mut [F],
+        &mut [F],
+        bool,
+        &mut [F],
+        usize,
+    );
+
+    /// The step as [`Cell::forward`] and [`Cell::backward`] run it (the AVX2 copy, on a CPU with
+    /// AVX2), and as the baseline copy runs it: every output, as bits.
+    fn step_outputs<F: Float>(
+        cell: &Cell,
+        wt: ArrayView2<F>,
+        rows: usize,
+        baseline: bool,
+    ) -> Vec<F> {
+        let (n, gn) = (cell.n, cell.gn());
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut rec = Recurrent::new();
+        rec.pack(cell, wt);
+        let (h_prev, c_prev) = (
+            random::<F>(rows * n, &mut rng),
+            random::<F>(rows * n, &mut rng),
+        );
+        let mut a = random::<F>(rows * gn, &mut rng);
+        let (mut h, mut c, mut aux) = (
+            vec![F::zero(); rows * n],
+            vec![F::zero(); rows * n],
+            vec![F::zero(); rows * n],
+        );
+        let c_prev = if cell.arch == Arch::Lstm {
+            &c_prev[..]
+        } else {
+            &[]
+        };
+        let (forward, backward) = if baseline {
+            (
+                Cell::forward_body::<F> as Forward<F>,
+                Cell::backward_body::<F> as Backward<F>,
+            )
+        } else {
+            (
+                Cell::forward::<F> as Forward<F>,
+                Cell::backward::<F> as Backward<F>,
+            )
+        };
+        forward(
+            cell, &rec, &h_prev, c_prev, &mut a, &mut h, &mut c, &mut aux, rows,
+        );
+        let dh = random::<F>(rows * n, &mut rng);
+        let mut dc = random::<F>(rows * n, &mut rng);
+        let (mut dh_prev, mut tmp) = (vec![F::zero(); rows * n], vec![F::zero(); rows * n]);
+        let mut da = a.clone();
+        backward(
+            cell,
+            &rec,
+            &h_prev,
+            c_prev,
+            &mut da,
+            &aux,
+            &dh,
+            &mut dc,
+            &mut dh_prev,
+            true,
+            &mut tmp,
+            rows,
+        );
+        [a, h, c, aux, da, dc, dh_prev].concat()
+    }
+
+    #[test]
+    fn the_avx2_copy_rounds_as_the_baseline_one() {
+        // 13 units: the vector loops' tails run too.
+        for (shape, w) in all_small(13, 3, 2) {
+            let cell = Cell::new(&shape);
+            let w32 = w.cast::<f32>();
+            let (fast, base) = (
+                step_outputs(&cell, w32.wt.view(), 7, false),
+                step_outputs(&cell, w32.wt.view(), 7, true),
+            );
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&fast),
+                bits(&base),
+                "{} {} f32",
+                shape.arch,
+                shape.activation
+            );
+            assert!(fast.iter().all(|v| v.is_finite()) && fast.iter().any(|&v| v != 0.0));
+            let (fast, base) = (
+                step_outputs(&cell, w.wt.view(), 7, false),
+                step_outputs(&cell, w.wt.view(), 7, true),
+            );
+            let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&fast),
+                bits(&base),
+                "{} {} f64",
+                shape.arch,
+                shape.activation
+            );
         }
     }
 }

@@ -71,6 +71,16 @@ impl GemmScalar for f64 {
 #[cfg(target_arch = "x86_64")]
 use avx::try_gemm as simd;
 
+/// Whether the CPU has AVX2 and FMA (detected once). The crate is compiled for baseline x86-64
+/// (SSE2), so code that should use 256-bit vectors is compiled a second time under
+/// `#[target_feature(enable = "avx2,fma")]` and chosen with this. Rust never fuses a separate
+/// multiply and add, so such a copy rounds exactly as the baseline one: only [`gemm`]'s explicit
+/// FMAs change bits.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn avx2_fma() -> bool {
+    avx::available()
+}
+
 /// No SIMD kernel off x86-64.
 #[cfg(not(target_arch = "x86_64"))]
 fn simd<F>(_: &ArrayView2<F>, _: &Packed<F>, _: bool, _: &mut ArrayViewMut2<F>) -> bool {
