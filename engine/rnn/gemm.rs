@@ -113,8 +113,18 @@ impl<F: GemmScalar> Packed<F> {
         self.data.clear();
         self.data.resize(panels * k * NR, F::zero());
         for (kk, row) in b.outer_iter().enumerate() {
-            for (j, &v) in row.iter().enumerate() {
-                self.data[(j / NR) * k * NR + kk * NR + j % NR] = v;
+            match row.as_slice() {
+                Some(row) => {
+                    for (p, part) in row.chunks(NR).enumerate() {
+                        let at = p * k * NR + kk * NR;
+                        self.data[at..at + part.len()].copy_from_slice(part);
+                    }
+                }
+                None => {
+                    for (j, &v) in row.iter().enumerate() {
+                        self.data[(j / NR) * k * NR + kk * NR + j % NR] = v;
+                    }
+                }
             }
         }
         self.rows = k;

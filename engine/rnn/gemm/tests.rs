@@ -270,3 +270,27 @@ fn shape_mismatch_panics() {
         Array2::zeros((7, 18)).view_mut(),
     );
 }
+
+/// Rows with unit stride are copied a panel's width at a time; any other layout element by
+/// element. Both give the same panels, zero padding included, also after a larger pack.
+#[test]
+fn contiguous_and_strided_rows_pack_alike() {
+    let mut rng = Rng(21);
+    let mut fast = Packed::<f32>::new();
+    fast.pack(rng.mat::<f32>(40, 70).view());
+    for (k, n) in [(5, 1), (7, NR), (3, NR + 1), (33, 2 * NR + 3), (16, 64)] {
+        let b = rng.mat::<f32>(k, n);
+        let bt = b.t().as_standard_layout().into_owned();
+        let mut slow = Packed::new();
+        slow.pack(bt.t());
+        fast.pack(b.view());
+        assert_eq!(bt.t().row(0).as_slice().is_none(), n > 1);
+        assert_eq!((fast.rows(), fast.cols()), (k, n));
+        assert_eq!(fast.data, slow.data, "k={k} n={n}");
+        for (kk, row) in b.outer_iter().enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                assert_eq!(fast.data[(j / NR) * k * NR + kk * NR + j % NR], v);
+            }
+        }
+    }
+}
