@@ -300,7 +300,6 @@ impl Cell {
         rows: usize,
     ) {
         let (n, gn, relu) = (self.n, self.gn(), self.relu);
-        let one = F::one();
         match self.arch {
             Arch::Vanilla => {
                 for (x, &d) in a.iter_mut().zip(dh) {
@@ -314,14 +313,7 @@ impl Cell {
                     .zip(h_prev.chunks_exact(n));
                 for (((ar, dr), hpr), dpr) in it.zip(dh_prev.chunks_exact_mut(n)) {
                     let (g, cc) = ar.split_at_mut(n);
-                    // Equal lengths let the loop vectorise without bounds checks.
-                    let (cc, dr, hpr, dpr) = (&mut cc[..n], &dr[..n], &hpr[..n], &mut dpr[..n]);
-                    for j in 0..n {
-                        let (gj, cj, d) = (g[j], cc[j], dr[j]);
-                        g[j] = d * (hpr[j] - cj) * dsigmoid(gj);
-                        cc[j] = d * (one - gj) * dphi(relu, cj);
-                        dpr[j] = d * gj;
-                    }
+                    interpolation_backward(relu, g, cc, dr, hpr, dpr);
                 }
             }
             Arch::Gru => {
@@ -331,15 +323,7 @@ impl Cell {
                     .zip(h_prev.chunks_exact(n));
                 for (((ar, dr), hpr), dpr) in it.zip(dh_prev.chunks_exact_mut(n)) {
                     let (z, rc) = ar.split_at_mut(n);
-                    let cc = &mut rc[n..];
-                    // Equal lengths let the loop vectorise without bounds checks.
-                    let (cc, dr, hpr, dpr) = (&mut cc[..n], &dr[..n], &hpr[..n], &mut dpr[..n]);
-                    for j in 0..n {
-                        let (zj, cj, d) = (z[j], cc[j], dr[j]);
-                        z[j] = d * (hpr[j] - cj) * dsigmoid(zj);
-                        cc[j] = d * (one - zj) * dphi(relu, cj);
-                        dpr[j] = d * zj;
-                    }
+                    interpolation_backward(relu, z, &mut rc[n..], dr, hpr, dpr);
                 }
                 let av = view(a, rows, gn);
                 gemm(
@@ -373,18 +357,7 @@ impl Cell {
                     let (i, fog) = ar.split_at_mut(n);
                     let (f, og) = fog.split_at_mut(n);
                     let (o, g) = og.split_at_mut(n);
-                    // Equal lengths let the loop vectorise without bounds checks.
-                    let (g, dr, dcr, cpr, tcr) =
-                        (&mut g[..n], &dr[..n], &mut dcr[..n], &cpr[..n], &tcr[..n]);
-                    for j in 0..n {
-                        let (ij, fj, oj, gj, d) = (i[j], f[j], o[j], g[j], dr[j]);
-                        let dcp = dcr[j] + d * oj * dphi(relu, tcr[j]);
-                        i[j] = dcp * gj * dsigmoid(ij);
-                        f[j] = dcp * cpr[j] * dsigmoid(fj);
-                        o[j] = d * tcr[j] * dsigmoid(oj);
-                        g[j] = dcp * ij * dphi(relu, gj);
-                        dcr[j] = dcp * fj;
-                    }
+                    lstm_backward(relu, i, f, o, g, dr, dcr, cpr, tcr);
                 }
             }
         }
@@ -410,6 +383,62 @@ impl Cell {
             Arch::Ugrnn => (self.gn(), true),
             Arch::Gru => (2 * self.n, true),
         }
+    }
+}
+
+/// The UGRNN's and GRU's `h = z ⊙ h_prev + (1 − z) ⊙ c` backward for one row: turns the gate
+/// `z` and candidate `c` (activations on entry) into their pre-activation gradients, and writes
+/// the direct path `dh_prev = dh ⊙ z`.
+///
+/// Separate slices (not one row split inside a loop) tell LLVM they do not alias, so the loop
+/// vectorises without runtime overlap checks, which it gives up on past a few arrays; the same
+/// holds for [`lstm_backward`]. Each element is computed as before, so the bits do not change.
+#[inline(always)]
+fn interpolation_backward<F: Float>(
+    relu: bool,
+    z: &mut [F],
+    c: &mut [F],
+    dh: &[F],
+    h_prev: &[F],
+    dh_prev: &mut [F],
+) {
+    let n = z.len();
+    let (c, dh, h_prev, dh_prev) = (&mut c[..n], &dh[..n], &h_prev[..n], &mut dh_prev[..n]);
+    let one = F::one();
+    for j in 0..n {
+        let (zj, cj, d) = (z[j], c[j], dh[j]);
+        z[j] = d * (h_prev[j] - cj) * dsigmoid(zj);
+        c[j] = d * (one - zj) * dphi(relu, cj);
+        dh_prev[j] = d * zj;
+    }
+}
+
+/// The LSTM's backward for one row: turns the gate activations `[i, f, o, g]` into their
+/// pre-activation gradients and `dc` (`∂L/∂c'` on entry) into `∂L/∂c_prev`; `tc = φ(c')`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn lstm_backward<F: Float>(
+    relu: bool,
+    i: &mut [F],
+    f: &mut [F],
+    o: &mut [F],
+    g: &mut [F],
+    dh: &[F],
+    dc: &mut [F],
+    c_prev: &[F],
+    tc: &[F],
+) {
+    let n = i.len();
+    let (f, o, g) = (&mut f[..n], &mut o[..n], &mut g[..n]);
+    let (dh, dc, c_prev, tc) = (&dh[..n], &mut dc[..n], &c_prev[..n], &tc[..n]);
+    for j in 0..n {
+        let (ij, fj, oj, gj, d) = (i[j], f[j], o[j], g[j], dh[j]);
+        let dcp = dc[j] + d * oj * dphi(relu, tc[j]);
+        i[j] = dcp * gj * dsigmoid(ij);
+        f[j] = dcp * c_prev[j] * dsigmoid(fj);
+        o[j] = d * tc[j] * dsigmoid(oj);
+        g[j] = dcp * ij * dphi(relu, gj);
+        dc[j] = dcp * fj;
     }
 }
 
